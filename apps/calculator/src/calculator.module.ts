@@ -1,0 +1,45 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AppConfig } from '@app/config';
+import { KafkaReadiness, MessagingModule } from '@app/messaging';
+import { ObservabilityModule } from '@app/observability';
+import { DatabaseReadiness, PersistenceModule } from '@app/persistence';
+import { CALCULATOR_METRIC_PROVIDERS, CalculatorMetrics } from './calculator.metrics';
+import { CalculatorConsumer } from './consumer/calculator.consumer';
+import { DeadLetterPublisher } from './consumer/dead-letter.publisher';
+import { MarketDataHandler } from './consumer/market-data.handler';
+import { ValuationRequiredHandler } from './consumer/valuation-required.handler';
+import { OutboxRelay } from './outbox/outbox.relay';
+
+/** The calculator's composition root: the same libs the scheduler uses, plus its Kafka edge. */
+@Module({})
+export class CalculatorModule {
+  static forRoot(config: AppConfig, options: { defaultMetrics?: boolean } = {}): DynamicModule {
+    return {
+      module: CalculatorModule,
+      imports: [
+        PersistenceModule.forRoot({
+          databaseUrl: config.databaseUrl,
+          poolSize: 12,
+          jobPolicy: config.jobPolicy,
+          retry: config.retry,
+          snapshotTopic: config.kafka.topics.snapshotPersisted,
+        }),
+        MessagingModule.forRoot(config.kafka),
+        ObservabilityModule.forRoot({
+          readinessChecks: [DatabaseReadiness, KafkaReadiness],
+          defaultMetrics: options.defaultMetrics,
+        }),
+      ],
+      providers: [
+        { provide: AppConfig, useValue: config },
+        ...CALCULATOR_METRIC_PROVIDERS,
+        CalculatorMetrics,
+        DeadLetterPublisher,
+        ValuationRequiredHandler,
+        MarketDataHandler,
+        CalculatorConsumer,
+        OutboxRelay,
+      ],
+    };
+  }
+}

@@ -1,0 +1,80 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { KafkaSettings } from '@app/config';
+import { KAFKA_CLIENT, KAFKA_SETTINGS } from '@app/messaging';
+import { OutboxRelay } from '../outbox/outbox.relay';
+import type { BatchHandler } from './incoming-batch';
+import { MarketDataHandler } from './market-data.handler';
+import { ValuationRequiredHandler } from './valuation-required.handler';
+
+/** Messages handled per transaction: large enough to amortise round trips, small enough to keep latency low. */
+export const CHUNK_SIZE = 500;
+
+/**
+ * The calculator's one consumer: the three input topics in one group. Offsets are committed by hand,
+ * only after the chunk's transaction (and its dead letters) went through; an infrastructure failure
+ * throws, nothing is committed, and kafkajs redelivers from the last committed offset.
+ */
+@Injectable()
+export class CalculatorConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(CalculatorConsumer.name);
+  private readonly consumer: Consumer;
+  private readonly handlers: Map<string, BatchHandler>;
+
+  constructor(
+    @Inject(KAFKA_CLIENT) kafka: Kafka,
+    @Inject(KAFKA_SETTINGS) private readonly settings: KafkaSettings,
+    valuations: ValuationRequiredHandler,
+    marketData: MarketDataHandler,
+    private readonly outbox: OutboxRelay,
+  ) {
+    this.consumer = kafka.consumer({
+      groupId: settings.consumerGroup,
+      sessionTimeout: 30000,
+      heartbeatInterval: 3000,
+      maxBytesPerPartition: 2 * 1024 * 1024,
+      retry: { retries: 10, initialRetryTime: 500, maxRetryTime: 10000 },
+    });
+    const { topics } = settings;
+    this.handlers = new Map<string, BatchHandler>([
+      [topics.valuationRequired, valuations],
+      [topics.marketPricePersisted, marketData],
+      [topics.fxRatePersisted, marketData],
+    ]);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [...this.handlers.keys()], fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 3,
+      eachBatch: (payload) => this.consumeBatch(payload),
+    });
+    this.logger.log(`consuming ${[...this.handlers.keys()].join(', ')} as group ${this.settings.consumerGroup}`);
+  }
+
+  private async consumeBatch(payload: EachBatchPayload) {
+    const { batch } = payload;
+    const handler = this.handlers.get(batch.topic);
+    if (!handler) throw new Error(`no handler for topic ${batch.topic}`);
+    for (let i = 0; i < batch.messages.length && payload.isRunning() && !payload.isStale(); i += CHUNK_SIZE) {
+      const messages = batch.messages.slice(i, i + CHUNK_SIZE);
+      await handler.handle({ topic: batch.topic, partition: batch.partition, messages });
+      const last = messages[messages.length - 1].offset;
+      payload.resolveOffset(last);
+      await this.consumer.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+      ]);
+      this.outbox.wake();
+      await payload.heartbeat();
+    }
+  }
+
+  /** SIGTERM: finish the chunk in flight, commit it, leave the group; then the outbox drains. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.consumer.disconnect();
+    this.logger.log('left the consumer group');
+  }
+}

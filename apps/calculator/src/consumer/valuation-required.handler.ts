@@ -1,0 +1,54 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { KafkaMessage } from 'kafkajs';
+import { InvalidMessageError, parseMessage, valuationRequiredSchema } from '@app/messaging';
+import { ValuationJobRepository, ValuationRequest } from '@app/valuation';
+import { CalculatorMetrics } from '../calculator.metrics';
+import { DeadLetterPublisher, Rejected } from './dead-letter.publisher';
+import type { BatchHandler, IncomingBatch } from './incoming-batch';
+
+/** `valuation_required`: values the batch's jobs in one transaction through the configured job repository. */
+@Injectable()
+export class ValuationRequiredHandler implements BatchHandler {
+  private readonly logger = new Logger(ValuationRequiredHandler.name);
+
+  constructor(
+    private readonly jobs: ValuationJobRepository,
+    private readonly deadLetters: DeadLetterPublisher,
+    private readonly metrics: CalculatorMetrics,
+  ) {}
+
+  async handle({ topic, partition, messages }: IncomingBatch): Promise<void> {
+    const started = process.hrtime.bigint();
+    const rejected: Rejected[] = [];
+    const requests: ValuationRequest[] = [];
+    const sources = new Map<ValuationRequest, KafkaMessage>();
+    for (const message of messages) {
+      try {
+        const m = parseMessage(valuationRequiredSchema, message.value);
+        const request: ValuationRequest = {
+          key: { portfolioId: m.portfolio_id, securityId: m.security_id, valuationDate: m.valuation_date, epoch: m.epoch },
+          correlationId: m.correlation_id ?? null,
+          claimToken: m.claim_token ?? null,
+        };
+        requests.push(request);
+        sources.set(request, message);
+      } catch (error) {
+        if (!(error instanceof InvalidMessageError)) throw error;
+        rejected.push({ message, reason: error.message });
+      }
+    }
+
+    const results = requests.length ? await this.jobs.valueBatch(requests) : [];
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    for (const result of results) {
+      const { key, correlationId } = result.request;
+      if (result.outcome === 'unknown_job') {
+        rejected.push({ message: sources.get(result.request)!, reason: `unknown job: ${result.reason}` });
+        continue;
+      }
+      this.metrics.jobProcessed(result.outcome, seconds);
+      this.logger.debug({ msg: 'job attempted', ...key, jobId: result.jobId, correlationId, outcome: result.outcome, reason: result.reason });
+    }
+    await this.deadLetters.send(topic, partition, rejected);
+  }
+}

@@ -1,0 +1,28 @@
+import { loadConfigOrExit } from '@app/config';
+import { revertLastMigration, runMigrations } from '@app/persistence';
+
+/** `db:migrate` / `db:revert`: the schema is owned by libs/persistence and applied only here. */
+async function main(command: string | undefined): Promise<void> {
+  const config = loadConfigOrExit('scheduler');
+  const target = new URL(config.databaseUrl);
+  const where = `${target.host}${target.pathname}`;
+  switch (command) {
+    case 'db:migrate': {
+      const applied = await runMigrations(config.databaseUrl);
+      console.log(applied.length ? `migrated ${where}: ${applied.join(', ')}` : `${where} is up to date`);
+      return;
+    }
+    case 'db:revert':
+      await revertLastMigration(config.databaseUrl);
+      console.log(`reverted the last migration of ${where}`);
+      return;
+    default:
+      console.error('usage: tools db:migrate | db:revert');
+      process.exitCode = 2;
+  }
+}
+
+main(process.argv[2]).catch((error: unknown) => {
+  console.error(`failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

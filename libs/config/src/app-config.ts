@@ -1,0 +1,128 @@
+import { ENV_DEFAULTS, EnvName, envSchema } from './config.schema';
+
+export type AppName = 'calculator' | 'scheduler';
+export type JobPolicyName = 'retrying' | 'legacy';
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'verbose';
+
+export interface KafkaTopics {
+  valuationRequired: string;
+  marketPricePersisted: string;
+  fxRatePersisted: string;
+  snapshotPersisted: string;
+  dlq: string;
+}
+
+export interface KafkaSettings {
+  brokers: string[];
+  clientId: string;
+  consumerGroup: string;
+  topicPartitions: number;
+  topics: KafkaTopics;
+}
+
+export interface RetryConfig {
+  backoffSeconds: number;
+  backoffMultiplier: number;
+  backoffMaxSeconds: number;
+  maxAttempts: number;
+}
+
+export interface SchedulerSettings {
+  pollIntervalMs: number;
+  batchSize: number;
+  maxInFlight: number;
+  claimLeaseSeconds: number;
+  businessCalendarCode: string;
+  alertAttemptThreshold: number;
+}
+
+/** The one typed configuration object of a process, validated once at boot. */
+export class AppConfig {
+  constructor(
+    readonly app: AppName,
+    readonly databaseUrl: string,
+    readonly kafka: KafkaSettings,
+    readonly jobPolicy: JobPolicyName,
+    readonly retry: RetryConfig,
+    readonly scheduler: SchedulerSettings,
+    readonly httpPort: number,
+    readonly logLevel: LogLevel,
+  ) {}
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${detail}`);
+  }
+}
+
+/** Empty variables count as unset, so `FOO=` in a shell falls back to the default. */
+function withDefaults(env: NodeJS.ProcessEnv): Record<EnvName, string> {
+  const merged = {} as Record<EnvName, string>;
+  for (const name of Object.keys(ENV_DEFAULTS) as EnvName[]) {
+    const value = env[name];
+    merged[name] = value === undefined || value.trim() === '' ? ENV_DEFAULTS[name] : value.trim();
+  }
+  return merged;
+}
+
+export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = envSchema.safeParse(withDefaults(env));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue.path[0]);
+    const given = env[variable];
+    throw new ConfigError(variable, `${issue.message} (got ${JSON.stringify(given ?? '')})`);
+  }
+  const e = parsed.data;
+  return new AppConfig(
+    app,
+    e.DATABASE_URL,
+    {
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.KAFKA_CLIENT_ID || `valuation-${app}`,
+      consumerGroup: e.KAFKA_CONSUMER_GROUP,
+      topicPartitions: e.KAFKA_TOPIC_PARTITIONS,
+      topics: {
+        valuationRequired: e.KAFKA_TOPIC_VALUATION_REQUIRED,
+        marketPricePersisted: e.KAFKA_TOPIC_MARKET_PRICE_PERSISTED,
+        fxRatePersisted: e.KAFKA_TOPIC_FX_RATE_PERSISTED,
+        snapshotPersisted: e.KAFKA_TOPIC_SNAPSHOT_PERSISTED,
+        dlq: e.KAFKA_TOPIC_DLQ,
+      },
+    },
+    e.VALUATION_JOB_POLICY,
+    {
+      backoffSeconds: e.VALUATION_RETRY_BACKOFF_SECONDS,
+      backoffMultiplier: e.VALUATION_RETRY_BACKOFF_MULTIPLIER,
+      backoffMaxSeconds: e.VALUATION_RETRY_BACKOFF_MAX_SECONDS,
+      maxAttempts: e.VALUATION_RETRY_MAX_ATTEMPTS,
+    },
+    {
+      pollIntervalMs: e.VALUATION_SCHEDULER_POLL_INTERVAL_MS,
+      batchSize: e.VALUATION_SCHEDULER_BATCH_SIZE,
+      maxInFlight: e.VALUATION_SCHEDULER_MAX_IN_FLIGHT,
+      claimLeaseSeconds: e.VALUATION_CLAIM_LEASE_SECONDS,
+      businessCalendarCode: e.BUSINESS_CALENDAR_CODE,
+      alertAttemptThreshold: e.VALUATION_ALERT_ATTEMPT_THRESHOLD,
+    },
+    app === 'calculator' ? e.CALCULATOR_HTTP_PORT : e.SCHEDULER_HTTP_PORT,
+    e.LOG_LEVEL,
+  );
+}
+
+/** For entrypoints: a bad configuration is one line on stderr and exit code 1, never a stack trace. */
+export function loadConfigOrExit(app: AppName, env: NodeJS.ProcessEnv = process.env): AppConfig {
+  try {
+    return loadConfig(app, env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,96 @@
+import { z } from 'zod';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^-?\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const decimalNumber = (min: number) =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'must be a number')
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`));
+
+const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a valid Kafka topic name');
+
+const databaseUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return ['postgres:', 'postgresql:'].includes(url.protocol) && url.pathname.length > 1;
+  } catch {
+    return false;
+  }
+}, 'must be a postgres:// URL naming a database');
+
+const brokers = z
+  .string()
+  .transform((value) => value.split(',').map((b) => b.trim()))
+  .pipe(z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be host:port[,host:port…]')).min(1));
+
+/**
+ * Every environment variable of contract §7 with its default. The keys are the variable names,
+ * so a validation error names the variable; `.env.example` and docs/configuration.md are checked
+ * against this object by a spec.
+ */
+export const ENV_DEFAULTS = {
+  DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/valuation',
+  KAFKA_BROKERS: '127.0.0.1:9092',
+  KAFKA_CLIENT_ID: '',
+  KAFKA_CONSUMER_GROUP: 'valuation-calculator',
+  KAFKA_TOPIC_PARTITIONS: '6',
+  KAFKA_TOPIC_VALUATION_REQUIRED: 'valuation_required',
+  KAFKA_TOPIC_MARKET_PRICE_PERSISTED: 'market_price_persisted',
+  KAFKA_TOPIC_FX_RATE_PERSISTED: 'fx_rate_persisted',
+  KAFKA_TOPIC_SNAPSHOT_PERSISTED: 'daily_position_snapshot_persisted',
+  KAFKA_TOPIC_DLQ: 'valuation.dlq',
+  VALUATION_JOB_POLICY: 'retrying',
+  VALUATION_RETRY_BACKOFF_SECONDS: '600',
+  VALUATION_RETRY_BACKOFF_MULTIPLIER: '1',
+  VALUATION_RETRY_BACKOFF_MAX_SECONDS: '21600',
+  VALUATION_RETRY_MAX_ATTEMPTS: '0',
+  VALUATION_ALERT_ATTEMPT_THRESHOLD: '5',
+  VALUATION_SCHEDULER_POLL_INTERVAL_MS: '2000',
+  VALUATION_SCHEDULER_BATCH_SIZE: '500',
+  VALUATION_SCHEDULER_MAX_IN_FLIGHT: '5000',
+  VALUATION_CLAIM_LEASE_SECONDS: '300',
+  BUSINESS_CALENDAR_CODE: 'GLOBAL',
+  CALCULATOR_HTTP_PORT: '8084',
+  SCHEDULER_HTTP_PORT: '8087',
+  LOG_LEVEL: 'info',
+} as const;
+
+export type EnvName = keyof typeof ENV_DEFAULTS;
+
+export const envSchema = z.object({
+  DATABASE_URL: databaseUrl,
+  KAFKA_BROKERS: brokers,
+  KAFKA_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._-]*$/, 'must be letters, digits, dot, dash or underscore'),
+  KAFKA_CONSUMER_GROUP: z.string().min(1),
+  KAFKA_TOPIC_PARTITIONS: int(1, 1000),
+  KAFKA_TOPIC_VALUATION_REQUIRED: topicName,
+  KAFKA_TOPIC_MARKET_PRICE_PERSISTED: topicName,
+  KAFKA_TOPIC_FX_RATE_PERSISTED: topicName,
+  KAFKA_TOPIC_SNAPSHOT_PERSISTED: topicName,
+  KAFKA_TOPIC_DLQ: topicName,
+  VALUATION_JOB_POLICY: z.enum(['retrying', 'legacy'], { error: "must be 'retrying' or 'legacy'" }),
+  VALUATION_RETRY_BACKOFF_SECONDS: int(0),
+  VALUATION_RETRY_BACKOFF_MULTIPLIER: decimalNumber(1),
+  VALUATION_RETRY_BACKOFF_MAX_SECONDS: int(0),
+  VALUATION_RETRY_MAX_ATTEMPTS: int(0),
+  VALUATION_ALERT_ATTEMPT_THRESHOLD: int(0),
+  VALUATION_SCHEDULER_POLL_INTERVAL_MS: int(10, 3_600_000),
+  VALUATION_SCHEDULER_BATCH_SIZE: int(1, 100_000),
+  VALUATION_SCHEDULER_MAX_IN_FLIGHT: int(1, 10_000_000),
+  VALUATION_CLAIM_LEASE_SECONDS: int(1, 86_400),
+  BUSINESS_CALENDAR_CODE: z.string().min(1),
+  CALCULATOR_HTTP_PORT: int(0, 65535),
+  SCHEDULER_HTTP_PORT: int(0, 65535),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug', 'verbose'], {
+    error: "must be one of 'error', 'warn', 'info', 'debug', 'verbose'",
+  }),
+} satisfies Record<EnvName, z.ZodType>);
+
+export type Env = z.infer<typeof envSchema>;

@@ -1,0 +1,2 @@
+export * from './app-config';
+export { ENV_DEFAULTS, EnvName } from './config.schema';

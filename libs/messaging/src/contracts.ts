@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+const isoDate = z
+  .string()
+  .regex(ISO_DATE, 'must be a date YYYY-MM-DD')
+  .refine((s) => {
+    const d = new Date(`${s}T00:00:00Z`);
+    return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
+  }, 'must be a real calendar date');
+
+const identifier = z.string().min(1, 'must not be empty').max(200, 'is too long');
+const currency = z.string().regex(/^[A-Z]{3}$/, 'must be three upper-case letters');
+const epoch = z.number().int('must be a whole number').min(0, 'must not be negative').max(2_147_483_647);
+const decimalString = z
+  .union([z.string(), z.number()])
+  .transform((v) => String(v).trim())
+  .refine((v) => /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(v), 'must be a decimal number');
+
+/** `valuation_required`: the key of a job, and the claim when the scheduler dispatched it. */
+export const valuationRequiredSchema = z.object({
+  portfolio_id: identifier,
+  security_id: identifier,
+  valuation_date: isoDate,
+  epoch,
+  correlation_id: z.string().max(200).nullish(),
+  job_id: z.union([z.string().regex(/^\d+$/), z.number().int().positive()]).transform(String).optional(),
+  claim_token: z.uuid('must be a UUID').optional(),
+});
+export type ValuationRequiredMessage = z.infer<typeof valuationRequiredSchema>;
+
+export const marketPricePersistedSchema = z.object({
+  security_id: identifier,
+  price_date: isoDate,
+  price: decimalString,
+  currency,
+});
+export type MarketPricePersistedMessage = z.infer<typeof marketPricePersistedSchema>;
+
+export const fxRatePersistedSchema = z.object({
+  from_currency: currency,
+  to_currency: currency,
+  rate_date: isoDate,
+  rate: decimalString,
+});
+export type FxRatePersistedMessage = z.infer<typeof fxRatePersistedSchema>;
+
+export interface DeadLetter {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: string | null;
+  error: string;
+  failed_at: string;
+}
+
+export class InvalidMessageError extends Error {}
+
+/** Parses and validates a message value; the error says which field is wrong and why. */
+export function parseMessage<T extends z.ZodType>(schema: T, value: Buffer | null): z.infer<T> {
+  if (value === null) throw new InvalidMessageError('message has no value');
+  let json: unknown;
+  try {
+    json = JSON.parse(value.toString('utf8'));
+  } catch {
+    throw new InvalidMessageError('value is not JSON');
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue.path.length ? issue.path.join('.') : 'value';
+    throw new InvalidMessageError(`${field}: ${issue.message}`);
+  }
+  return parsed.data;
+}

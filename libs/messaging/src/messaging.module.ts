@@ -1,0 +1,38 @@
+import { DynamicModule, Inject, Logger, Module, OnModuleInit } from '@nestjs/common';
+import type { Kafka } from 'kafkajs';
+import type { KafkaSettings } from '@app/config';
+import { EventPublisher } from './event-publisher';
+import { KafkaReadiness } from './kafka.readiness';
+import { createKafka } from './kafka-client';
+import { KAFKA_CLIENT, KAFKA_SETTINGS } from './messaging.tokens';
+import { ensureTopics } from './topics';
+
+/** The Kafka client of a process, its producer, and the topics of contract §6 created at startup. */
+@Module({})
+export class MessagingModule implements OnModuleInit {
+  private readonly logger = new Logger(MessagingModule.name);
+
+  constructor(
+    @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
+    @Inject(KAFKA_SETTINGS) private readonly settings: KafkaSettings,
+  ) {}
+
+  static forRoot(settings: KafkaSettings): DynamicModule {
+    return {
+      module: MessagingModule,
+      global: true,
+      providers: [
+        { provide: KAFKA_SETTINGS, useValue: settings },
+        { provide: KAFKA_CLIENT, useFactory: () => createKafka(settings) },
+        EventPublisher,
+        KafkaReadiness,
+      ],
+      exports: [KAFKA_CLIENT, KAFKA_SETTINGS, EventPublisher, KafkaReadiness],
+    };
+  }
+
+  async onModuleInit(): Promise<void> {
+    const created = await ensureTopics(this.kafka, this.settings);
+    if (created.length) this.logger.log(`created topics ${created.join(', ')}`);
+  }
+}

@@ -1,0 +1,66 @@
+import { Client } from 'pg';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-schema';
+
+/** Migrations are listed explicitly (no globs) so the built and the test runs see the same set. */
+export const MIGRATIONS = [InitialSchema1764300000000];
+
+export function dataSourceOptions(databaseUrl: string, poolSize = 10): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: databaseUrl,
+    entities: [],
+    migrations: MIGRATIONS,
+    migrationsTableName: 'valuation_migrations',
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    installExtensions: false,
+    extra: { max: poolSize, application_name: 'valuation-pipeline' },
+  };
+}
+
+function databaseName(databaseUrl: string): string {
+  return decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+}
+
+/** Creates the database named in the URL when it does not exist (connecting to `postgres` to do so). */
+export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
+  const name = databaseName(databaseUrl);
+  const adminUrl = new URL(databaseUrl);
+  adminUrl.pathname = '/postgres';
+  const client = new Client({ connectionString: adminUrl.toString() });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount) return false;
+    await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+    return true;
+  } finally {
+    await client.end();
+  }
+}
+
+export async function runMigrations(databaseUrl: string): Promise<string[]> {
+  await ensureDatabase(databaseUrl);
+  const ds = await new DataSource(dataSourceOptions(databaseUrl, 2)).initialize();
+  try {
+    const applied = await ds.runMigrations({ transaction: 'each' });
+    return applied.map((m) => m.name);
+  } finally {
+    await ds.destroy();
+  }
+}
+
+export async function revertLastMigration(databaseUrl: string): Promise<void> {
+  const ds = await new DataSource(dataSourceOptions(databaseUrl, 2)).initialize();
+  try {
+    await ds.undoLastMigration({ transaction: 'each' });
+  } finally {
+    await ds.destroy();
+  }
+}
+
+/** True when every known migration has been applied: a process refuses to start on an older schema. */
+export async function pendingMigrations(ds: DataSource): Promise<boolean> {
+  return ds.showMigrations();
+}

@@ -1,0 +1,111 @@
+import type { EntityManager } from 'typeorm';
+import { formatAmount, type Dec, type JobTransition, type Snapshot, type WaitingOn } from '@app/valuation';
+
+/** A finished attempt, ready to be written: the claim it was made under and what it decided. */
+export interface FinishedAttempt {
+  jobId: string;
+  securityId: string;
+  /** null: a claimless request, which may only take a PENDING job that is due. */
+  claimToken: string | null;
+  correlationId: string | null;
+  transition: JobTransition;
+  snapshot: Snapshot | null;
+}
+
+/** How a PENDING job's wait is stored: one value per price or (unordered) currency pair. */
+export function waitingOnKey(securityId: string, waitingOn: WaitingOn | null): string | null {
+  if (waitingOn === null) return null;
+  if (waitingOn.kind === 'PRICE') return `PRICE:${securityId}`;
+  return `FX:${[waitingOn.from, waitingOn.to].sort().join('/')}`;
+}
+
+const amount = (d: Dec | null) => (d === null ? null : formatAmount(d));
+
+/**
+ * One statement for the whole batch: finish each job only while the attempt still holds its claim
+ * (the row lock re-checks the claim, so a re-issued claim makes the stale worker write nothing), then
+ * upsert the snapshots of the jobs that were finished and write their events to the outbox in the same
+ * transaction. Returns the ids of the jobs that were finished.
+ */
+const SQL = `
+  WITH i AS (
+    SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::float8[], $7::text[],
+                         $8::text[], $9::bool[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[],
+                         $14::numeric[], $15::numeric[], $16::numeric[], $17::numeric[], $18::text[], $19::text[])
+      AS i(job_id, claim_token, status, attempt_count, failure_reason, delay_seconds, waiting_on,
+           correlation_id, has_snapshot, quantity, cost_basis, cost_basis_local, market_price, market_value,
+           market_value_local, unrealized_gain_loss, unrealized_gain_loss_local, valuation_status, snapshot_reason)),
+  finished AS (
+    UPDATE portfolio_valuation_jobs j
+       SET status = i.status, attempt_count = i.attempt_count, failure_reason = i.failure_reason,
+           next_attempt_at = CASE WHEN i.delay_seconds IS NULL THEN NULL
+                                  ELSE now() + make_interval(secs => i.delay_seconds) END,
+           waiting_on = i.waiting_on, correlation_id = COALESCE(i.correlation_id, j.correlation_id),
+           claim_token = NULL, claim_expires_at = NULL, updated_at = now()
+      FROM i
+     WHERE j.id = i.job_id
+       AND CASE WHEN i.claim_token IS NULL
+                THEN j.status = 'PENDING' AND COALESCE(j.next_attempt_at, j.created_at) <= now()
+                ELSE j.status = 'PROCESSING' AND j.claim_token = i.claim_token END
+    RETURNING j.id, j.portfolio_id, j.security_id, j.valuation_date, j.epoch),
+  snap AS (
+    INSERT INTO daily_position_snapshots AS s
+           (portfolio_id, security_id, date, epoch, quantity, cost_basis, cost_basis_local, market_price,
+            market_value, market_value_local, unrealized_gain_loss, unrealized_gain_loss_local,
+            valuation_status, failure_reason)
+    SELECT f.portfolio_id, f.security_id, f.valuation_date, f.epoch, i.quantity, i.cost_basis, i.cost_basis_local,
+           i.market_price, i.market_value, i.market_value_local, i.unrealized_gain_loss,
+           i.unrealized_gain_loss_local, i.valuation_status, i.snapshot_reason
+      FROM finished f JOIN i ON i.job_id = f.id
+     WHERE i.has_snapshot
+    ON CONFLICT (portfolio_id, security_id, date, epoch) DO UPDATE
+       SET quantity = EXCLUDED.quantity, cost_basis = EXCLUDED.cost_basis,
+           cost_basis_local = EXCLUDED.cost_basis_local, market_price = EXCLUDED.market_price,
+           market_value = EXCLUDED.market_value, market_value_local = EXCLUDED.market_value_local,
+           unrealized_gain_loss = EXCLUDED.unrealized_gain_loss,
+           unrealized_gain_loss_local = EXCLUDED.unrealized_gain_loss_local,
+           valuation_status = EXCLUDED.valuation_status, failure_reason = EXCLUDED.failure_reason,
+           updated_at = now()
+    RETURNING s.id, s.portfolio_id, s.security_id, s.date, s.epoch, s.valuation_status),
+  events AS (
+    INSERT INTO valuation_outbox (topic, message_key, payload)
+    SELECT $20, snap.portfolio_id,
+           jsonb_build_object('id', snap.id, 'portfolio_id', snap.portfolio_id, 'security_id', snap.security_id,
+                              'date', to_char(snap.date, 'YYYY-MM-DD'), 'epoch', snap.epoch,
+                              'valuation_status', snap.valuation_status)
+      FROM snap
+    RETURNING id)
+  SELECT f.id::text AS id FROM finished f`;
+
+export async function writeFinishedAttempts(
+  manager: EntityManager,
+  attempts: readonly FinishedAttempt[],
+  snapshotTopic: string,
+): Promise<Set<string>> {
+  if (attempts.length === 0) return new Set();
+  const col = <T>(f: (a: FinishedAttempt) => T) => attempts.map(f);
+  const snap = <T>(f: (s: Snapshot) => T) => col((a) => (a.snapshot ? f(a.snapshot) : null));
+  const rows = await manager.query<{ id: string }[]>(SQL, [
+    col((a) => a.jobId),
+    col((a) => a.claimToken),
+    col((a) => a.transition.status),
+    col((a) => a.transition.attemptCount),
+    col((a) => a.transition.failureReason),
+    col((a) => a.transition.delaySeconds),
+    col((a) => waitingOnKey(a.securityId, a.transition.waitingOn)),
+    col((a) => a.correlationId),
+    col((a) => a.snapshot !== null),
+    snap((s) => amount(s.quantity)),
+    snap((s) => amount(s.costBasis)),
+    snap((s) => amount(s.costBasisLocal)),
+    snap((s) => amount(s.marketPrice)),
+    snap((s) => amount(s.marketValue)),
+    snap((s) => amount(s.marketValueLocal)),
+    snap((s) => amount(s.unrealizedGainLoss)),
+    snap((s) => amount(s.unrealizedGainLossLocal)),
+    snap((s) => s.valuationStatus),
+    snap((s) => s.failureReason),
+    snapshotTopic,
+  ]);
+  return new Set(rows.map((r) => r.id));
+}

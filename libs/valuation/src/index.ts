@@ -1,0 +1,7 @@
+export * from './money';
+export * from './reference-data';
+export * from './valuation.types';
+export { valueJob } from './valuation';
+export * from './retry-backoff';
+export * from './job-policy';
+export * from './job-repository.port';

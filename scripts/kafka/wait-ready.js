@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// Waits until a Kafka broker answers an admin describeCluster request.
+//
+//   node scripts/kafka/wait-ready.js [brokers] [timeoutSeconds] [--pid=N]
+//
+// brokers: comma-separated host:port list (default: $KAFKA_BROKERS, else 127.0.0.1:9092).
+// timeoutSeconds: how long to keep retrying (default 60).
+// --pid=N: give up at once if process N exits (used by kafka.sh while the broker starts).
+// Exit code: 0 when the cluster answered, 1 on timeout or if the watched process died.
+'use strict';
+
+const { Kafka, logLevel } = require('kafkajs');
+
+const args = process.argv.slice(2);
+const pidArg = args.find((a) => a.startsWith('--pid='));
+const positional = args.filter((a) => !a.startsWith('--'));
+const brokersArg = positional.find((a) => !/^\d+(\.\d+)?$/.test(a));
+const timeoutArg = positional.find((a) => /^\d+(\.\d+)?$/.test(a));
+
+const brokers = (brokersArg || process.env.KAFKA_BROKERS || '127.0.0.1:9092')
+  .split(',')
+  .map((b) => b.trim())
+  .filter(Boolean);
+const timeoutMs = Number(timeoutArg || 60) * 1000;
+const watchedPid = pidArg ? Number(pidArg.slice('--pid='.length)) : undefined;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function processAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
+async function probe() {
+  const kafka = new Kafka({
+    clientId: 'kafka-wait-ready',
+    brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    requestTimeout: 2000,
+    retry: { retries: 0 },
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0 && cluster.controller !== null && cluster.controller !== undefined;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+async function main() {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = 'no answer';
+  for (;;) {
+    try {
+      if (await probe()) return 0;
+      lastError = 'cluster has no broker or controller yet';
+    } catch (err) {
+      lastError = (err && err.message) || String(err);
+    }
+    if (watchedPid !== undefined && !processAlive(watchedPid)) {
+      console.error(`wait-ready: process ${watchedPid} exited before ${brokers.join(',')} answered`);
+      return 1;
+    }
+    if (Date.now() >= deadline) {
+      console.error(`wait-ready: ${brokers.join(',')} not ready after ${timeoutMs / 1000}s (${lastError})`);
+      return 1;
+    }
+    await sleep(250);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error('wait-ready:', err);
+    process.exit(1);
+  },
+);
