@@ -22,6 +22,7 @@ module.exports = {
     '^@app/(valuation|persistence|config|messaging|observability)$': '<rootDir>/libs/$1/src/index.ts',
   },
   globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
   setupFiles: ['<rootDir>/test/setup-env.ts'],
   testTimeout: 60000,
   maxWorkers: 2,

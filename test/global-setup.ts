@@ -6,6 +6,8 @@ import { runMigrations } from '../libs/persistence/src/data-source';
 const ROOT = join(__dirname, '..');
 /** Matches `maxWorkers` in jest.config.js: one database copy per worker. */
 const WORKERS = 2;
+/** Set when this run started the broker, so the teardown stops it again (and leaves others' alone). */
+export const STARTED_BROKER_ENV = 'VALUATION_TEST_STARTED_BROKER';
 
 async function postgresAnswers(url: string): Promise<string | null> {
   const admin = new URL(url);
@@ -65,5 +67,6 @@ export default async function globalSetup(): Promise<void> {
   } catch {
     console.log(`\nNo Kafka broker answers at ${brokers}: starting the local one (npm run kafka:up)…`);
     execFileSync('bash', [join(ROOT, 'scripts/kafka/kafka.sh'), 'up'], { stdio: 'inherit' });
+    process.env[STARTED_BROKER_ENV] = '1';
   }
 }

@@ -54,7 +54,8 @@ export class JobClaimsRepository {
                                AND ps.epoch > j.epoch)
           ORDER BY COALESCE(j.next_attempt_at, j.created_at), j.id
           LIMIT $1
-          FOR UPDATE SKIP LOCKED)
+          FOR UPDATE SKIP LOCKED),
+       claimed AS (
        UPDATE portfolio_valuation_jobs j
           SET status = 'PROCESSING',
               claim_token = gen_random_uuid(),
@@ -62,13 +63,14 @@ export class JobClaimsRepository {
               correlation_id = COALESCE(j.correlation_id, gen_random_uuid()::text),
               updated_at = now()
          FROM due WHERE j.id = due.id
-       RETURNING j.id, j.claim_token, j.portfolio_id, j.security_id,
+       RETURNING j.id::text, j.claim_token, j.portfolio_id, j.security_id,
                  to_char(j.valuation_date, 'YYYY-MM-DD') AS valuation_date, j.epoch, j.correlation_id,
-                 j.attempt_count`,
+                 j.attempt_count)
+       SELECT * FROM claimed`,
       [limit, leaseSeconds],
     );
     return rows.map((r) => ({
-        jobId: String(r.id),
+        jobId: r.id,
         claimToken: r.claim_token,
         portfolioId: r.portfolio_id,
         securityId: r.security_id,
@@ -82,12 +84,15 @@ export class JobClaimsRepository {
   /** Gives claims back at once (their publish failed): the jobs are due again, no attempt counted. */
   async releaseClaims(claims: Pick<ClaimedJob, 'jobId' | 'claimToken'>[]): Promise<number> {
     if (claims.length === 0) return 0;
+    // Wrapped in a SELECT: TypeORM returns [rows, count] for a bare UPDATE … RETURNING.
     const rows = await this.ds.query<unknown[]>(
-      `UPDATE portfolio_valuation_jobs j
-          SET status = 'PENDING', claim_token = NULL, claim_expires_at = NULL, updated_at = now()
-         FROM unnest($1::bigint[], $2::uuid[]) AS c(id, token)
-        WHERE j.id = c.id AND j.status = 'PROCESSING' AND j.claim_token = c.token
-       RETURNING j.id`,
+      `WITH released AS (
+         UPDATE portfolio_valuation_jobs j
+            SET status = 'PENDING', claim_token = NULL, claim_expires_at = NULL, updated_at = now()
+           FROM unnest($1::bigint[], $2::uuid[]) AS c(id, token)
+          WHERE j.id = c.id AND j.status = 'PROCESSING' AND j.claim_token = c.token
+         RETURNING j.id)
+       SELECT id FROM released`,
       [claims.map((c) => c.jobId), claims.map((c) => c.claimToken)],
     );
     return rows.length;
