@@ -1,14 +1,14 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { loadConfigOrExit } from '@app/config';
-import { createJsonLogger } from '@app/observability';
+import { createJsonLogger, exitOnSignals } from '@app/observability';
 import { CalculatorModule } from './calculator.module';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit('calculator');
   const logger = createJsonLogger('calculator', config.logLevel);
   const app = await NestFactory.create(CalculatorModule.forRoot(config), { logger });
-  app.enableShutdownHooks();
+  exitOnSignals(app, logger);
   await app.listen(config.httpPort);
   logger.log(`calculator listening on :${config.httpPort} (policy ${config.jobPolicy})`);
 }

@@ -4,13 +4,8 @@ export type AppName = 'calculator' | 'scheduler';
 export type JobPolicyName = 'retrying' | 'legacy';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'verbose';
 
-export interface KafkaTopics {
-  valuationRequired: string;
-  marketPricePersisted: string;
-  fxRatePersisted: string;
-  snapshotPersisted: string;
-  dlq: string;
-}
+export type TopicRole = 'valuationRequired' | 'marketPricePersisted' | 'fxRatePersisted' | 'snapshotPersisted' | 'dlq';
+export type KafkaTopics = Record<TopicRole, string>;
 
 export interface KafkaSettings {
   brokers: string[];

@@ -14,7 +14,7 @@ export async function ensureTopics(
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
-    const missing = Object.values<string>(settings.topics).filter((t) => !existing.has(t));
+    const missing = Object.values(settings.topics).filter((t) => !existing.has(t));
     if (missing.length === 0) return [];
     await admin.createTopics({
       waitForLeaders: true,

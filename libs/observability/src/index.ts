@@ -1,3 +1,4 @@
 export * from './readiness';
 export * from './observability.module';
 export * from './logger';
+export * from './graceful-shutdown';
