@@ -39,7 +39,10 @@ export class TestKafka {
     await this.producer.connect();
   }
 
-  async send(topic: string, messages: { key: string | null; value: string | Buffer | null }[]): Promise<void> {
+  async send(
+    topic: string,
+    messages: { key: string | null; value: string | Buffer | null }[],
+  ): Promise<void> {
     await this.producer.send({ topic, messages, acks: -1 });
   }
 

@@ -45,7 +45,10 @@ export interface PositionRow {
 /** Small, explicit arrangers: each writes rows exactly as an upstream service would. */
 export const seed = {
   portfolio: (db: Client, portfolioId: string, baseCurrency: string) =>
-    db.query('INSERT INTO portfolios (portfolio_id, base_currency) VALUES ($1, $2)', [portfolioId, baseCurrency]),
+    db.query('INSERT INTO portfolios (portfolio_id, base_currency) VALUES ($1, $2)', [
+      portfolioId,
+      baseCurrency,
+    ]),
   instrument: (db: Client, securityId: string, currency: string, productType: string | null = null) =>
     db.query('INSERT INTO instruments (security_id, currency, product_type) VALUES ($1, $2, $3)', [
       securityId,
@@ -74,13 +77,25 @@ export const seed = {
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [p.portfolioId, p.securityId, p.date, p.epoch ?? 0, p.quantity, p.costBasis, p.costBasisLocal],
     ),
-  positionState: (db: Client, portfolioId: string, securityId: string, epoch = 0, watermark: string | null = null) =>
+  positionState: (
+    db: Client,
+    portfolioId: string,
+    securityId: string,
+    epoch = 0,
+    watermark: string | null = null,
+  ) =>
     db.query(
       'INSERT INTO position_state (portfolio_id, security_id, epoch, watermark_date) VALUES ($1, $2, $3, $4)',
       [portfolioId, securityId, epoch, watermark],
     ),
   /** A job as an upstream writer inserts it: status PENDING, every other column left to its default. */
-  job: async (db: Client, portfolioId: string, securityId: string, date: string, epoch = 0): Promise<string> => {
+  job: async (
+    db: Client,
+    portfolioId: string,
+    securityId: string,
+    date: string,
+    epoch = 0,
+  ): Promise<string> => {
     const { rows } = await db.query<{ id: string }>(
       `INSERT INTO portfolio_valuation_jobs (portfolio_id, security_id, valuation_date, epoch, status)
        VALUES ($1, $2, $3, $4, 'PENDING') RETURNING id::text`,
@@ -91,7 +106,11 @@ export const seed = {
 };
 
 /** Polls until `probe` returns a value (not undefined) or the time is up; for effects of other processes. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 20000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 20000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

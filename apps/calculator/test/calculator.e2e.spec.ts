@@ -7,18 +7,81 @@ import { startCalculator, TestKafka } from '../../../test/support/calculator-app
 
 /** Contract §3's worked examples, one portfolio and security each, valued through the real topic. */
 const EXAMPLES = [
-  { id: 'same', qty: '100', price: '120', pxCcy: 'USD', instr: 'USD', base: 'USD', cost: ['10000', '10000'], fx: [], mv: ['12000', '12000'], ugl: ['2000', '2000'] },
-  { id: 'fx', qty: '100', price: '120', pxCcy: 'EUR', instr: 'EUR', base: 'USD', cost: ['11000', '10000'], fx: [['EUR', 'USD', '1.2']], mv: ['12000', '14400'], ugl: ['2000', '3400'] },
-  { id: 'loss', qty: '100', price: '95', pxCcy: 'EUR', instr: 'EUR', base: 'USD', cost: ['11000', '10000'], fx: [['EUR', 'USD', '1.05']], mv: ['9500', '9975'], ugl: ['-500', '-1025'] },
-  { id: 'quote', qty: '200', price: '110', pxCcy: 'USD', instr: 'EUR', base: 'CHF', cost: ['22000', '20000'], fx: [['USD', 'EUR', '0.9'], ['EUR', 'CHF', '0.95']], mv: ['19800', '18810'], ugl: ['-200', '-3190'] },
-  { id: 'inverse', qty: '10', price: '50', pxCcy: 'GBP', instr: 'GBP', base: 'USD', cost: ['600', '500'], fx: [['USD', 'GBP', '0.8']], mv: ['500', '625'], ugl: ['0', '25'] },
+  {
+    id: 'same',
+    qty: '100',
+    price: '120',
+    pxCcy: 'USD',
+    instr: 'USD',
+    base: 'USD',
+    cost: ['10000', '10000'],
+    fx: [],
+    mv: ['12000', '12000'],
+    ugl: ['2000', '2000'],
+  },
+  {
+    id: 'fx',
+    qty: '100',
+    price: '120',
+    pxCcy: 'EUR',
+    instr: 'EUR',
+    base: 'USD',
+    cost: ['11000', '10000'],
+    fx: [['EUR', 'USD', '1.2']],
+    mv: ['12000', '14400'],
+    ugl: ['2000', '3400'],
+  },
+  {
+    id: 'loss',
+    qty: '100',
+    price: '95',
+    pxCcy: 'EUR',
+    instr: 'EUR',
+    base: 'USD',
+    cost: ['11000', '10000'],
+    fx: [['EUR', 'USD', '1.05']],
+    mv: ['9500', '9975'],
+    ugl: ['-500', '-1025'],
+  },
+  {
+    id: 'quote',
+    qty: '200',
+    price: '110',
+    pxCcy: 'USD',
+    instr: 'EUR',
+    base: 'CHF',
+    cost: ['22000', '20000'],
+    fx: [
+      ['USD', 'EUR', '0.9'],
+      ['EUR', 'CHF', '0.95'],
+    ],
+    mv: ['19800', '18810'],
+    ugl: ['-200', '-3190'],
+  },
+  {
+    id: 'inverse',
+    qty: '10',
+    price: '50',
+    pxCcy: 'GBP',
+    instr: 'GBP',
+    base: 'USD',
+    cost: ['600', '500'],
+    fx: [['USD', 'GBP', '0.8']],
+    mv: ['500', '625'],
+    ugl: ['0', '25'],
+  },
 ];
 const DAY = '2024-03-01';
 const n = (v: string) => `${v}.0000000000`.replace(/^(-?\d+)\.0000000000$/, '$1.0000000000');
 
 const required = (portfolioId: string, securityId: string, date = DAY) => ({
   key: portfolioId,
-  value: JSON.stringify({ portfolio_id: portfolioId, security_id: securityId, valuation_date: date, epoch: 0 }),
+  value: JSON.stringify({
+    portfolio_id: portfolioId,
+    security_id: securityId,
+    valuation_date: date,
+    epoch: 0,
+  }),
 });
 
 async function arrangeExamples(db: Client) {
@@ -26,7 +89,14 @@ async function arrangeExamples(db: Client) {
     await seed.portfolio(db, `P-${e.id}`, e.base);
     await seed.instrument(db, `S-${e.id}`, e.instr);
     await seed.price(db, `S-${e.id}`, DAY, e.price, e.pxCcy);
-    await seed.position(db, { portfolioId: `P-${e.id}`, securityId: `S-${e.id}`, date: '2024-02-01', quantity: e.qty, costBasis: e.cost[0], costBasisLocal: e.cost[1] });
+    await seed.position(db, {
+      portfolioId: `P-${e.id}`,
+      securityId: `S-${e.id}`,
+      date: '2024-02-01',
+      quantity: e.qty,
+      costBasis: e.cost[0],
+      costBasisLocal: e.cost[1],
+    });
     await seed.positionState(db, `P-${e.id}`, `S-${e.id}`);
   }
   // Each pair once (the examples share EUR/USD at different rates, so keep them on their own dates).
@@ -46,13 +116,17 @@ async function jobOf(db: Client, portfolioId: string, date = DAY) {
 }
 
 const settled = (db: Client, portfolioIds: string[], status = 'COMPLETE') =>
-  eventually(async () => {
-    const { rows } = await db.query(
-      `SELECT count(*)::int AS n FROM portfolio_valuation_jobs WHERE portfolio_id = ANY($1) AND status = $2`,
-      [portfolioIds, status],
-    );
-    return rows[0].n === portfolioIds.length ? true : undefined;
-  }, 20000, `${portfolioIds.join(',')} ${status}`);
+  eventually(
+    async () => {
+      const { rows } = await db.query(
+        `SELECT count(*)::int AS n FROM portfolio_valuation_jobs WHERE portfolio_id = ANY($1) AND status = $2`,
+        [portfolioIds, status],
+      );
+      return rows[0].n === portfolioIds.length ? true : undefined;
+    },
+    20000,
+    `${portfolioIds.join(',')} ${status}`,
+  );
 
 describe('calculator (real broker and database)', () => {
   let db: Client;
@@ -84,15 +158,21 @@ describe('calculator (real broker and database)', () => {
     await seed.fx(db, 'EUR', 'USD', '2024-02-29', '1.2');
     await db.query(`UPDATE market_prices SET price_date = '2024-02-29' WHERE security_id = 'S-fx'`);
     await seed.fx(db, 'EUR', 'USD', DAY, '1.05');
-    for (const e of EXAMPLES) await seed.job(db, `P-${e.id}`, `S-${e.id}`, e.id === 'fx' ? '2024-02-29' : DAY);
+    for (const e of EXAMPLES)
+      await seed.job(db, `P-${e.id}`, `S-${e.id}`, e.id === 'fx' ? '2024-02-29' : DAY);
     await kafka.send(
       config.kafka.topics.valuationRequired,
       EXAMPLES.map((e) => required(`P-${e.id}`, `S-${e.id}`, e.id === 'fx' ? '2024-02-29' : DAY)),
     );
-    await settled(db, EXAMPLES.map((e) => `P-${e.id}`));
+    await settled(
+      db,
+      EXAMPLES.map((e) => `P-${e.id}`),
+    );
 
     for (const e of EXAMPLES) {
-      const { rows } = await db.query(`SELECT * FROM daily_position_snapshots WHERE portfolio_id = $1`, [`P-${e.id}`]);
+      const { rows } = await db.query(`SELECT * FROM daily_position_snapshots WHERE portfolio_id = $1`, [
+        `P-${e.id}`,
+      ]);
       expect({ example: e.id, ...rows[0] }).toMatchObject({
         example: e.id,
         valuation_status: 'VALUED_CURRENT',
@@ -103,7 +183,11 @@ describe('calculator (real broker and database)', () => {
         unrealized_gain_loss: n(e.ugl[1]),
       });
     }
-    await eventually(async () => (snapshotsOut.length >= EXAMPLES.length ? true : undefined), 10000, 'snapshot events');
+    await eventually(
+      async () => (snapshotsOut.length >= EXAMPLES.length ? true : undefined),
+      10000,
+      'snapshot events',
+    );
     const events = snapshotsOut.map((m) => JSON.parse(m.value!.toString()));
     expect(events.map((e) => e.portfolio_id).sort()).toEqual(EXAMPLES.map((e) => `P-${e.id}`).sort());
     expect(events[0]).toEqual({
@@ -120,32 +204,57 @@ describe('calculator (real broker and database)', () => {
     await seed.portfolio(db, 'P-late', 'USD');
     await seed.instrument(db, 'S-late', 'JPY');
     await seed.price(db, 'S-late', DAY, '1500', 'JPY');
-    await seed.position(db, { portfolioId: 'P-late', securityId: 'S-late', date: DAY, quantity: '10', costBasis: '100', costBasisLocal: '15000' });
+    await seed.position(db, {
+      portfolioId: 'P-late',
+      securityId: 'S-late',
+      date: DAY,
+      quantity: '10',
+      costBasis: '100',
+      costBasisLocal: '15000',
+    });
     await seed.job(db, 'P-late', 'S-late', DAY);
     await kafka.send(config.kafka.topics.valuationRequired, [required('P-late', 'S-late')]);
     await eventually(async () => ((await jobOf(db, 'P-late')).attempt_count === 1 ? true : undefined));
 
     const waiting = await jobOf(db, 'P-late');
-    expect(waiting).toMatchObject({ status: 'PENDING', attempt_count: 1, waiting_on: 'FX:JPY/USD', due: false });
+    expect(waiting).toMatchObject({
+      status: 'PENDING',
+      attempt_count: 1,
+      waiting_on: 'FX:JPY/USD',
+      due: false,
+    });
     expect(waiting.failure_reason).toContain('JPY/USD');
     expect(waiting.due_in).toBeGreaterThan(25);
     expect(waiting.due_in).toBeLessThanOrEqual(33);
-    const { rows: snaps } = await db.query(`SELECT valuation_status FROM daily_position_snapshots WHERE portfolio_id = 'P-late'`);
+    const { rows: snaps } = await db.query(
+      `SELECT valuation_status FROM daily_position_snapshots WHERE portfolio_id = 'P-late'`,
+    );
     expect(snaps).toEqual([{ valuation_status: 'FAILED' }]);
 
     await seed.fx(db, 'USD', 'JPY', DAY, '150');
     await kafka.send(config.kafka.topics.fxRatePersisted, [
-      { key: 'USD/JPY', value: JSON.stringify({ from_currency: 'USD', to_currency: 'JPY', rate_date: DAY, rate: '150' }) },
+      {
+        key: 'USD/JPY',
+        value: JSON.stringify({ from_currency: 'USD', to_currency: 'JPY', rate_date: DAY, rate: '150' }),
+      },
     ]);
     await eventually(async () => ((await jobOf(db, 'P-late')).due ? true : undefined), 10000, 'wake-up');
-    const { rows: triggers } = await db.query(`SELECT kind, from_currency, to_currency, to_char(effective_date, 'YYYY-MM-DD') AS d FROM valuation_triggers`);
+    const { rows: triggers } = await db.query(
+      `SELECT kind, from_currency, to_currency, to_char(effective_date, 'YYYY-MM-DD') AS d FROM valuation_triggers`,
+    );
     expect(triggers).toEqual([{ kind: 'FX', from_currency: 'USD', to_currency: 'JPY', d: DAY }]);
 
     // The retry (here a claimless re-request) now values it; attempt_count keeps its history.
     await kafka.send(config.kafka.topics.valuationRequired, [required('P-late', 'S-late')]);
     await settled(db, ['P-late']);
-    expect(await jobOf(db, 'P-late')).toMatchObject({ status: 'COMPLETE', attempt_count: 1, failure_reason: null });
-    const { rows } = await db.query(`SELECT market_value FROM daily_position_snapshots WHERE portfolio_id = 'P-late'`);
+    expect(await jobOf(db, 'P-late')).toMatchObject({
+      status: 'COMPLETE',
+      attempt_count: 1,
+      failure_reason: null,
+    });
+    const { rows } = await db.query(
+      `SELECT market_value FROM daily_position_snapshots WHERE portfolio_id = 'P-late'`,
+    );
     expect(rows).toEqual([{ market_value: '100.0000000000' }]);
   });
 
@@ -153,16 +262,27 @@ describe('calculator (real broker and database)', () => {
     await seed.portfolio(db, 'P-dup', 'USD');
     await seed.instrument(db, 'S-dup', 'USD');
     await seed.price(db, 'S-dup', DAY, '10', 'USD');
-    await seed.position(db, { portfolioId: 'P-dup', securityId: 'S-dup', date: DAY, quantity: '3', costBasis: '27', costBasisLocal: '27' });
+    await seed.position(db, {
+      portfolioId: 'P-dup',
+      securityId: 'S-dup',
+      date: DAY,
+      quantity: '3',
+      costBasis: '27',
+      costBasisLocal: '27',
+    });
     await seed.job(db, 'P-dup', 'S-dup', DAY);
     await kafka.send(config.kafka.topics.valuationRequired, [required('P-dup', 'S-dup')]);
     await kafka.send(config.kafka.topics.valuationRequired, [required('P-dup', 'S-dup')]);
     await settled(db, ['P-dup']);
-    await eventually(async () => (snapshotsOut.some((m) => m.key?.toString() === 'P-dup') ? true : undefined));
+    await eventually(async () =>
+      snapshotsOut.some((m) => m.key?.toString() === 'P-dup') ? true : undefined,
+    );
     // Give a second event every chance to appear before counting.
     await new Promise((r) => setTimeout(r, 1500));
     expect(snapshotsOut.filter((m) => m.key?.toString() === 'P-dup')).toHaveLength(1);
-    const { rows } = await db.query(`SELECT count(*)::int AS n FROM valuation_outbox WHERE message_key = 'P-dup'`);
+    const { rows } = await db.query(
+      `SELECT count(*)::int AS n FROM valuation_outbox WHERE message_key = 'P-dup'`,
+    );
     expect(rows[0].n).toBe(1);
   });
 
@@ -170,20 +290,47 @@ describe('calculator (real broker and database)', () => {
     await seed.portfolio(db, 'P-poison', 'USD');
     await seed.instrument(db, 'S-poison', 'USD');
     await seed.price(db, 'S-poison', '2024-02-01', '10', 'USD');
-    await seed.position(db, { portfolioId: 'P-poison', securityId: 'S-poison', date: '2024-02-01', quantity: '1', costBasis: '5', costBasisLocal: '5' });
+    await seed.position(db, {
+      portfolioId: 'P-poison',
+      securityId: 'S-poison',
+      date: '2024-02-01',
+      quantity: '1',
+      costBasis: '5',
+      costBasisLocal: '5',
+    });
     for (const d of ['2024-02-28', DAY]) await seed.job(db, 'P-poison', 'S-poison', d);
     const bad = [
       { key: 'P-poison', value: 'not json {' },
-      { key: 'P-poison', value: JSON.stringify({ portfolio_id: 'P-poison', security_id: 'S-poison', valuation_date: '2024-02-30', epoch: 0 }) },
+      {
+        key: 'P-poison',
+        value: JSON.stringify({
+          portfolio_id: 'P-poison',
+          security_id: 'S-poison',
+          valuation_date: '2024-02-30',
+          epoch: 0,
+        }),
+      },
       { key: 'P-poison', value: JSON.stringify({ portfolio_id: 'P-poison', valuation_date: DAY, epoch: 0 }) },
-      { key: 'P-poison', value: JSON.stringify({ portfolio_id: 'P-poison', security_id: 'NOPE', valuation_date: DAY, epoch: 0 }) },
+      {
+        key: 'P-poison',
+        value: JSON.stringify({
+          portfolio_id: 'P-poison',
+          security_id: 'NOPE',
+          valuation_date: DAY,
+          epoch: 0,
+        }),
+      },
     ];
     await kafka.send(config.kafka.topics.valuationRequired, [
       required('P-poison', 'S-poison', '2024-02-28'),
       ...bad,
       required('P-poison', 'S-poison', DAY),
     ]);
-    await eventually(async () => (deadLetters.length >= bad.length ? true : undefined), 15000, 'dead letters');
+    await eventually(
+      async () => (deadLetters.length >= bad.length ? true : undefined),
+      15000,
+      'dead letters',
+    );
     const letters = deadLetters.map((m) => JSON.parse(m.value!.toString()));
     expect(letters.map((l) => l.error)).toEqual([
       'value is not JSON',
@@ -191,8 +338,17 @@ describe('calculator (real broker and database)', () => {
       'security_id: Invalid input: expected string, received undefined',
       'unknown job: no job with this key',
     ]);
-    expect(letters[0]).toMatchObject({ topic: config.kafka.topics.valuationRequired, key: 'P-poison', value: 'not json {', offset: expect.any(String), partition: expect.any(Number), failed_at: expect.any(String) });
-    const { rows } = await db.query(`SELECT count(*)::int AS n FROM portfolio_valuation_jobs WHERE portfolio_id = 'P-poison' AND status = 'COMPLETE'`);
+    expect(letters[0]).toMatchObject({
+      topic: config.kafka.topics.valuationRequired,
+      key: 'P-poison',
+      value: 'not json {',
+      offset: expect.any(String),
+      partition: expect.any(Number),
+      failed_at: expect.any(String),
+    });
+    const { rows } = await db.query(
+      `SELECT count(*)::int AS n FROM portfolio_valuation_jobs WHERE portfolio_id = 'P-poison' AND status = 'COMPLETE'`,
+    );
     expect(rows[0].n).toBe(2);
   });
 

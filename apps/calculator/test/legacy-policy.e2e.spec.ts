@@ -35,13 +35,30 @@ describe('calculator with VALUATION_JOB_POLICY=legacy', () => {
     await seed.portfolio(db, 'P1', 'USD');
     await seed.instrument(db, 'S1', 'EUR');
     await seed.price(db, 'S1', '2024-03-01', '120', 'EUR');
-    await seed.position(db, { portfolioId: 'P1', securityId: 'S1', date: '2024-03-01', quantity: '100', costBasis: '11000', costBasisLocal: '10000' });
+    await seed.position(db, {
+      portfolioId: 'P1',
+      securityId: 'S1',
+      date: '2024-03-01',
+      quantity: '100',
+      costBasis: '11000',
+      costBasisLocal: '10000',
+    });
     await seed.job(db, 'P1', 'S1', '2024-03-01');
     await kafka.send(config.kafka.topics.valuationRequired, [
-      { key: 'P1', value: JSON.stringify({ portfolio_id: 'P1', security_id: 'S1', valuation_date: '2024-03-01', epoch: 0 }) },
+      {
+        key: 'P1',
+        value: JSON.stringify({
+          portfolio_id: 'P1',
+          security_id: 'S1',
+          valuation_date: '2024-03-01',
+          epoch: 0,
+        }),
+      },
     ]);
     const job = await eventually(async () => {
-      const { rows } = await db.query(`SELECT status, attempt_count, failure_reason, next_attempt_at FROM portfolio_valuation_jobs`);
+      const { rows } = await db.query(
+        `SELECT status, attempt_count, failure_reason, next_attempt_at FROM portfolio_valuation_jobs`,
+      );
       return rows[0].status === 'PENDING' ? undefined : rows[0];
     });
     expect(job).toMatchObject({ status: 'COMPLETE', next_attempt_at: null });

@@ -8,8 +8,20 @@ describe('loadConfig', () => {
       jobPolicy: 'retrying',
       httpPort: 8087,
       retry: { backoffSeconds: 600, backoffMultiplier: 1, backoffMaxSeconds: 21600, maxAttempts: 0 },
-      scheduler: { pollIntervalMs: 2000, batchSize: 500, maxInFlight: 5000, claimLeaseSeconds: 300, businessCalendarCode: 'GLOBAL', alertAttemptThreshold: 5 },
-      kafka: { brokers: ['127.0.0.1:9092'], clientId: 'valuation-scheduler', consumerGroup: 'valuation-calculator', topicPartitions: 6 },
+      scheduler: {
+        pollIntervalMs: 2000,
+        batchSize: 500,
+        maxInFlight: 5000,
+        claimLeaseSeconds: 300,
+        businessCalendarCode: 'GLOBAL',
+        alertAttemptThreshold: 5,
+      },
+      kafka: {
+        brokers: ['127.0.0.1:9092'],
+        clientId: 'valuation-scheduler',
+        consumerGroup: 'valuation-calculator',
+        topicPartitions: 6,
+      },
     });
     expect(loadConfig('calculator', {}).httpPort).toBe(8084);
     expect(loadConfig('calculator', {}).kafka.topics).toEqual({
@@ -62,13 +74,30 @@ describe('loadConfig', () => {
   it('knows every variable of contract §7', () => {
     expect(Object.keys(ENV_DEFAULTS).sort()).toEqual(
       [
-        'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'KAFKA_CONSUMER_GROUP', 'VALUATION_JOB_POLICY',
-        'VALUATION_RETRY_BACKOFF_SECONDS', 'VALUATION_RETRY_BACKOFF_MULTIPLIER', 'VALUATION_RETRY_BACKOFF_MAX_SECONDS',
-        'VALUATION_RETRY_MAX_ATTEMPTS', 'VALUATION_ALERT_ATTEMPT_THRESHOLD', 'VALUATION_SCHEDULER_POLL_INTERVAL_MS',
-        'VALUATION_SCHEDULER_BATCH_SIZE', 'VALUATION_SCHEDULER_MAX_IN_FLIGHT', 'VALUATION_CLAIM_LEASE_SECONDS',
-        'BUSINESS_CALENDAR_CODE', 'CALCULATOR_HTTP_PORT', 'SCHEDULER_HTTP_PORT', 'LOG_LEVEL', 'KAFKA_TOPIC_PARTITIONS',
-        'KAFKA_TOPIC_VALUATION_REQUIRED', 'KAFKA_TOPIC_MARKET_PRICE_PERSISTED', 'KAFKA_TOPIC_FX_RATE_PERSISTED',
-        'KAFKA_TOPIC_SNAPSHOT_PERSISTED', 'KAFKA_TOPIC_DLQ',
+        'DATABASE_URL',
+        'KAFKA_BROKERS',
+        'KAFKA_CLIENT_ID',
+        'KAFKA_CONSUMER_GROUP',
+        'VALUATION_JOB_POLICY',
+        'VALUATION_RETRY_BACKOFF_SECONDS',
+        'VALUATION_RETRY_BACKOFF_MULTIPLIER',
+        'VALUATION_RETRY_BACKOFF_MAX_SECONDS',
+        'VALUATION_RETRY_MAX_ATTEMPTS',
+        'VALUATION_ALERT_ATTEMPT_THRESHOLD',
+        'VALUATION_SCHEDULER_POLL_INTERVAL_MS',
+        'VALUATION_SCHEDULER_BATCH_SIZE',
+        'VALUATION_SCHEDULER_MAX_IN_FLIGHT',
+        'VALUATION_CLAIM_LEASE_SECONDS',
+        'BUSINESS_CALENDAR_CODE',
+        'CALCULATOR_HTTP_PORT',
+        'SCHEDULER_HTTP_PORT',
+        'LOG_LEVEL',
+        'KAFKA_TOPIC_PARTITIONS',
+        'KAFKA_TOPIC_VALUATION_REQUIRED',
+        'KAFKA_TOPIC_MARKET_PRICE_PERSISTED',
+        'KAFKA_TOPIC_FX_RATE_PERSISTED',
+        'KAFKA_TOPIC_SNAPSHOT_PERSISTED',
+        'KAFKA_TOPIC_DLQ',
       ].sort(),
     );
   });

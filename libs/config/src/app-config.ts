@@ -4,7 +4,8 @@ export type AppName = 'calculator' | 'scheduler';
 export type JobPolicyName = 'retrying' | 'legacy';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'verbose';
 
-export type TopicRole = 'valuationRequired' | 'marketPricePersisted' | 'fxRatePersisted' | 'snapshotPersisted' | 'dlq';
+export type TopicRole =
+  'valuationRequired' | 'marketPricePersisted' | 'fxRatePersisted' | 'snapshotPersisted' | 'dlq';
 export type KafkaTopics = Record<TopicRole, string>;
 
 export interface KafkaSettings {

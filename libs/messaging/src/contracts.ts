@@ -25,7 +25,10 @@ export const valuationRequiredSchema = z.object({
   valuation_date: isoDate,
   epoch,
   correlation_id: z.string().max(200).nullish(),
-  job_id: z.union([z.string().regex(/^\d+$/), z.number().int().positive()]).transform(String).optional(),
+  job_id: z
+    .union([z.string().regex(/^\d+$/), z.number().int().positive()])
+    .transform(String)
+    .optional(),
   claim_token: z.uuid('must be a UUID').optional(),
 });
 export type ValuationRequiredMessage = z.infer<typeof valuationRequiredSchema>;

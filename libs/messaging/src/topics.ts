@@ -18,7 +18,11 @@ export async function ensureTopics(
     if (missing.length === 0) return [];
     await admin.createTopics({
       waitForLeaders: true,
-      topics: missing.map((topic) => ({ topic, numPartitions: settings.topicPartitions, replicationFactor: 1 })),
+      topics: missing.map((topic) => ({
+        topic,
+        numPartitions: settings.topicPartitions,
+        replicationFactor: 1,
+      })),
     });
     return missing;
   } finally {

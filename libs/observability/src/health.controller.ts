@@ -16,7 +16,9 @@ export class HealthController {
 
   /** 200 when every dependency answers, 503 naming the ones that do not. */
   @Get('ready')
-  async ready(@Res({ passthrough: true }) res: Response): Promise<{ status: string; checks: Record<string, string> }> {
+  async ready(
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<{ status: string; checks: Record<string, string> }> {
     const results = await Promise.all(
       this.checks.map(async (c) => {
         try {

@@ -34,7 +34,8 @@ export class PersistenceModule implements OnApplicationBootstrap {
         ValuationBatchRunner,
         {
           provide: ValuationJobRepository,
-          useClass: options.jobPolicy === 'legacy' ? LegacyValuationJobRepository : RetryingValuationJobRepository,
+          useClass:
+            options.jobPolicy === 'legacy' ? LegacyValuationJobRepository : RetryingValuationJobRepository,
         },
         ...REPOSITORIES,
       ],

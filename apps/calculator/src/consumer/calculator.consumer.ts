@@ -1,4 +1,10 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { KafkaSettings } from '@app/config';
 import { KAFKA_CLIENT, KAFKA_SETTINGS } from '@app/messaging';
@@ -52,7 +58,9 @@ export class CalculatorConsumer implements OnApplicationBootstrap, BeforeApplica
       partitionsConsumedConcurrently: 3,
       eachBatch: (payload) => this.consumeBatch(payload),
     });
-    this.logger.log(`consuming ${[...this.handlers.keys()].join(', ')} as group ${this.settings.consumerGroup}`);
+    this.logger.log(
+      `consuming ${[...this.handlers.keys()].join(', ')} as group ${this.settings.consumerGroup}`,
+    );
   }
 
   private async consumeBatch(payload: EachBatchPayload) {

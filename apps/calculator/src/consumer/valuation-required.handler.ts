@@ -26,7 +26,12 @@ export class ValuationRequiredHandler implements BatchHandler {
       try {
         const m = parseMessage(valuationRequiredSchema, message.value);
         const request: ValuationRequest = {
-          key: { portfolioId: m.portfolio_id, securityId: m.security_id, valuationDate: m.valuation_date, epoch: m.epoch },
+          key: {
+            portfolioId: m.portfolio_id,
+            securityId: m.security_id,
+            valuationDate: m.valuation_date,
+            epoch: m.epoch,
+          },
           correlationId: m.correlation_id ?? null,
           claimToken: m.claim_token ?? null,
         };
@@ -47,7 +52,18 @@ export class ValuationRequiredHandler implements BatchHandler {
         continue;
       }
       this.metrics.jobProcessed(result.outcome, seconds);
-      this.logger.debug({ msg: 'job attempted', ...key, jobId: result.jobId, correlationId, outcome: result.outcome, reason: result.reason });
+      const entry = {
+        msg: 'job attempted',
+        ...key,
+        jobId: result.jobId,
+        correlationId,
+        outcome: result.outcome,
+        reason: result.reason,
+      };
+      // Failures and retries are what operators look for; successes are only worth a debug line.
+      if (result.outcome === 'failed') this.logger.warn(entry);
+      else if (result.outcome === 'retry_scheduled') this.logger.log(entry);
+      else this.logger.debug(entry);
     }
     await this.deadLetters.send(topic, partition, rejected);
   }

@@ -38,7 +38,9 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
       try {
         relayed = await this.relayOnce();
       } catch (error) {
-        this.logger.warn(`outbox relay failed, retrying: ${error instanceof Error ? error.message : String(error)}`);
+        this.logger.warn(
+          `outbox relay failed, retrying: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
       if (relayed < RELAY_BATCH && this.running) await this.idle();
     }
@@ -52,7 +54,10 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     const byTopic = new Map<string, OutboxEvent[]>();
     for (const e of events) byTopic.set(e.topic, [...(byTopic.get(e.topic) ?? []), e]);
     for (const [topic, list] of byTopic) {
-      await this.publisher.publish(topic, list.map((e) => ({ key: e.key, value: JSON.stringify(e.payload) })));
+      await this.publisher.publish(
+        topic,
+        list.map((e) => ({ key: e.key, value: JSON.stringify(e.payload) })),
+      );
     }
   }
 

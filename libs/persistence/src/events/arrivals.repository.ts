@@ -26,7 +26,10 @@ export class ArrivalsRepository {
     if (prices.length === 0 && rates.length === 0) return 0;
     const waits = [
       ...prices.map((p) => ({ waitingOn: `PRICE:${p.securityId}`, date: p.priceDate })),
-      ...rates.map((r) => ({ waitingOn: `FX:${[r.fromCurrency, r.toCurrency].sort().join('/')}`, date: r.rateDate })),
+      ...rates.map((r) => ({
+        waitingOn: `FX:${[r.fromCurrency, r.toCurrency].sort().join('/')}`,
+        date: r.rateDate,
+      })),
     ];
     const [row] = await this.ds.query<{ woken: string }[]>(
       `WITH a AS (SELECT waiting_on, min(d) AS d FROM unnest($1::text[], $2::date[]) AS a(waiting_on, d)

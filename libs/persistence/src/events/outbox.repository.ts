@@ -19,7 +19,9 @@ export class OutboxRepository {
    */
   async relay(limit: number, publish: (events: OutboxEvent[]) => Promise<void>): Promise<number> {
     return this.ds.transaction(async (manager) => {
-      const rows = await manager.query<{ id: string; topic: string; message_key: string; payload: Record<string, unknown> }[]>(
+      const rows = await manager.query<
+        { id: string; topic: string; message_key: string; payload: Record<string, unknown> }[]
+      >(
         `SELECT id::text, topic, message_key, payload FROM valuation_outbox
           WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [limit],

@@ -70,13 +70,13 @@ export class JobClaimsRepository {
       [limit, leaseSeconds],
     );
     return rows.map((r) => ({
-        jobId: r.id,
-        claimToken: r.claim_token,
-        portfolioId: r.portfolio_id,
-        securityId: r.security_id,
-        valuationDate: r.valuation_date,
-        epoch: r.epoch,
-        correlationId: r.correlation_id,
+      jobId: r.id,
+      claimToken: r.claim_token,
+      portfolioId: r.portfolio_id,
+      securityId: r.security_id,
+      valuationDate: r.valuation_date,
+      epoch: r.epoch,
+      correlationId: r.correlation_id,
       attemptCount: r.attempt_count,
     }));
   }

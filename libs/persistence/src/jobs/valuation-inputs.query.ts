@@ -83,12 +83,20 @@ const SQL = `
     ${latestRate('bfxi', 'pf.base_currency', 'ins.currency')}
    ORDER BY r.idx`;
 
-const quotes = (rate: string | null, date: string | null, inv: string | null, invDate: string | null): FxQuotes => ({
+const quotes = (
+  rate: string | null,
+  date: string | null,
+  inv: string | null,
+  invDate: string | null,
+): FxQuotes => ({
   direct: rate !== null && date !== null ? { rate, rateDate: date } : null,
   inverse: inv !== null && invDate !== null ? { rate: inv, rateDate: invDate } : null,
 });
 
-export async function loadValuationInputs(manager: EntityManager, keys: readonly JobKey[]): Promise<LoadedJob[]> {
+export async function loadValuationInputs(
+  manager: EntityManager,
+  keys: readonly JobKey[],
+): Promise<LoadedJob[]> {
   const rows = await manager.query<Row[]>(SQL, [
     keys.map((k) => k.portfolioId),
     keys.map((k) => k.securityId),
@@ -112,7 +120,9 @@ export async function loadValuationInputs(manager: EntityManager, keys: readonly
       baseCurrency: row.base_currency,
       instrumentCurrency: row.instrument_currency,
       price:
-        row.price === null ? null : { price: row.price, priceDate: row.price_date!, currency: row.price_currency! },
+        row.price === null
+          ? null
+          : { price: row.price, priceDate: row.price_date!, currency: row.price_currency! },
       priceFx: quotes(row.pfx_rate, row.pfx_date, row.pfx_inv_rate, row.pfx_inv_date),
       baseFx: quotes(row.bfx_rate, row.bfx_date, row.bfx_inv_rate, row.bfx_inv_date),
     },

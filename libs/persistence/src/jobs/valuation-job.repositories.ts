@@ -41,17 +41,30 @@ export class ValuationBatchRunner {
     const results = new Map<ValuationRequest, AttemptResult>();
 
     await this.ds.transaction(async (manager) => {
-      const loaded = await loadValuationInputs(manager, unique.map((r) => r.key));
+      const loaded = await loadValuationInputs(
+        manager,
+        unique.map((r) => r.key),
+      );
       const attempts: FinishedAttempt[] = [];
       const attempted = new Map<string, ValuationRequest>();
       unique.forEach((request, i) => {
         const job = loaded[i];
         if (job.jobId === null) {
-          results.set(request, { request, outcome: 'unknown_job', jobId: null, reason: 'no job with this key' });
+          results.set(request, {
+            request,
+            outcome: 'unknown_job',
+            jobId: null,
+            reason: 'no job with this key',
+          });
           return;
         }
         if (!holdsJob(request, job)) {
-          results.set(request, { request, outcome: 'lost_claim', jobId: job.jobId, reason: `job is ${job.status}` });
+          results.set(request, {
+            request,
+            outcome: 'lost_claim',
+            jobId: job.jobId,
+            reason: `job is ${job.status}`,
+          });
           return;
         }
         const outcome = valueJob(job.input);
@@ -66,7 +79,12 @@ export class ValuationBatchRunner {
           snapshot,
         });
         attempted.set(job.jobId, request);
-        results.set(request, { request, outcome: transition.outcome, jobId: job.jobId, reason: transition.failureReason });
+        results.set(request, {
+          request,
+          outcome: transition.outcome,
+          jobId: job.jobId,
+          reason: transition.failureReason,
+        });
       });
       const finished = await writeFinishedAttempts(manager, attempts, this.options.snapshotTopic);
       for (const [jobId, request] of attempted) {

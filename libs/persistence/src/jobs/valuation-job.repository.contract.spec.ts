@@ -57,7 +57,14 @@ async function arrange(db: Client) {
   await seed.price(db, 'USSEC', '2024-01-02', '120', 'USD');
   await seed.fx(db, 'EUR', 'USD', '2024-01-03', '1.2');
   for (const s of ['EURSEC', 'USSEC']) {
-    await seed.position(db, { portfolioId: 'P1', securityId: s, date: '2024-01-01', quantity: '100', costBasis: '11000', costBasisLocal: '10000' });
+    await seed.position(db, {
+      portfolioId: 'P1',
+      securityId: s,
+      date: '2024-01-01',
+      quantity: '100',
+      costBasis: '11000',
+      costBasisLocal: '10000',
+    });
     await seed.positionState(db, 'P1', s);
   }
 }
@@ -85,14 +92,20 @@ describe.each(['retrying', 'legacy'] as const)('ValuationJobRepository contract 
 
   it('is the implementation the configuration names', () => {
     expect(repo.policyName).toBe(policy);
-    expect(repo).toBeInstanceOf(policy === 'retrying' ? RetryingValuationJobRepository : LegacyValuationJobRepository);
+    expect(repo).toBeInstanceOf(
+      policy === 'retrying' ? RetryingValuationJobRepository : LegacyValuationJobRepository,
+    );
   });
 
   it('values a job: COMPLETE, exact snapshot, one outbox event', async () => {
     await seed.job(db, 'P1', 'EURSEC', '2024-01-03');
     const [result] = await repo.valueBatch([request('EURSEC', '2024-01-03')]);
     expect(result.outcome).toBe('complete');
-    expect(await job(db, 'EURSEC', '2024-01-03')).toMatchObject({ status: 'COMPLETE', attempt_count: 0, failure_reason: null });
+    expect(await job(db, 'EURSEC', '2024-01-03')).toMatchObject({
+      status: 'COMPLETE',
+      attempt_count: 0,
+      failure_reason: null,
+    });
     const [snap] = await snapshots(db);
     expect(snap).toMatchObject({
       valuation_status: 'VALUED_STALE',
@@ -107,7 +120,14 @@ describe.each(['retrying', 'legacy'] as const)('ValuationJobRepository contract 
       {
         topic: 'snapshots',
         message_key: 'P1',
-        payload: { id: Number(snap.id), portfolio_id: 'P1', security_id: 'EURSEC', date: '2024-01-03', epoch: 0, valuation_status: 'VALUED_STALE' },
+        payload: {
+          id: Number(snap.id),
+          portfolio_id: 'P1',
+          security_id: 'EURSEC',
+          date: '2024-01-03',
+          epoch: 0,
+          valuation_status: 'VALUED_STALE',
+        },
       },
     ]);
   });
@@ -182,7 +202,9 @@ describe.each(['retrying', 'legacy'] as const)('ValuationJobRepository contract 
   it('does not let a claimless request take a job that is backing off or claimed', async () => {
     await seed.job(db, 'P1', 'USSEC', '2024-01-02');
     await seed.job(db, 'P1', 'USSEC', '2024-01-03');
-    await db.query(`UPDATE portfolio_valuation_jobs SET next_attempt_at = now() + interval '1 minute' WHERE valuation_date = '2024-01-02'`);
+    await db.query(
+      `UPDATE portfolio_valuation_jobs SET next_attempt_at = now() + interval '1 minute' WHERE valuation_date = '2024-01-02'`,
+    );
     await claims.claimDueJobs(10, 300);
     const results = await repo.valueBatch([request('USSEC', '2024-01-02'), request('USSEC', '2024-01-03')]);
     expect(results.map((r) => r.outcome)).toEqual(['lost_claim', 'lost_claim']);
@@ -201,7 +223,9 @@ describe.each(['retrying', 'legacy'] as const)('ValuationJobRepository contract 
       expect(row.failure_reason).toMatch(/^retries exhausted: .*EUR\/USD/);
 
       await seed.job(db, 'P1', 'EURSEC', '2024-01-03');
-      await db.query(`UPDATE portfolio_valuation_jobs SET attempt_count = 2 WHERE valuation_date = '2024-01-03'`);
+      await db.query(
+        `UPDATE portfolio_valuation_jobs SET attempt_count = 2 WHERE valuation_date = '2024-01-03'`,
+      );
       await repo.valueBatch([request('EURSEC', '2024-01-03')]);
       expect(await job(db, 'EURSEC', '2024-01-03')).toMatchObject({ status: 'COMPLETE', attempt_count: 2 });
     });
