@@ -1,0 +1,311 @@
+import type { Producer } from 'kafkajs';
+import type { Client } from 'pg';
+import { ManagedProcess, metricValue } from '../lib/managed-process';
+import { bar, dim, green, heading, liveLine, say, table, yellow } from '../lib/terminal';
+import {
+  BACKDATED_ETF_DATE,
+  backdatedEtfPrice,
+  ETF,
+  expectedJobs,
+  HORIZON,
+  LATE_PRICE_SECURITY,
+  lateFxRows,
+  latePriceRows,
+} from './demo-dataset';
+
+const STATUSES = [
+  'PENDING',
+  'PROCESSING',
+  'COMPLETE',
+  'FAILED',
+  'SKIPPED_NO_POSITION',
+  'SKIPPED_SUPERSEDED',
+] as const;
+type Counts = Record<(typeof STATUSES)[number], number> & { total: number; fresh: number };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The demo's narrative, phase by phase, reading the same tables and endpoints an operator would. */
+export class DemoStory {
+  constructor(
+    private readonly db: Client,
+    private readonly producer: Producer,
+    private readonly env: Record<string, string>,
+    private readonly scheduler: ManagedProcess,
+    private readonly policy: 'retrying' | 'legacy',
+  ) {}
+
+  async tell(): Promise<void> {
+    heading(
+      'Backfill and valuation: the scheduler creates a job per position and day, calculators value them',
+    );
+    await this.until(async (c) => c.total >= expectedJobs() && c.PROCESSING === 0 && c.fresh === 0, 60000);
+    await this.showWaiting();
+
+    heading(
+      `Waiting a few backoffs: the jobs retry on their own (${this.env.VALUATION_RETRY_BACKOFF_SECONDS} s base backoff)`,
+    );
+    if (this.policy === 'retrying') {
+      await this.until(async () => (await this.maxAttempts()) >= 3, 60000);
+      await this.showWaiting();
+      await this.showGauges('Alert gauges while data is missing (threshold lowered to 2 for the demo)');
+    } else {
+      say(
+        yellow(
+          '  legacy policy: the jobs are already COMPLETE with FAILED snapshots; nothing will retry them,',
+        ),
+      );
+      say(yellow('  and the alert gauges see nothing wrong:'));
+      await this.showGauges('Alert gauges');
+    }
+
+    heading('The late FX rates arrive (USD/CHF and EUR/CHF), published as fx_rate_persisted');
+    const fx = lateFxRows();
+    await this.healTimed(async () => {
+      for (const r of fx)
+        await this.db.query(`INSERT INTO fx_rates VALUES ($1, $2, $3, $4)`, [r.from, r.to, r.date, r.rate]);
+      await this.producer.send({
+        topic: this.env.KAFKA_TOPIC_FX_RATE_PERSISTED,
+        messages: fx.map((r) => ({
+          key: `${r.from}/${r.to}`,
+          value: JSON.stringify({
+            from_currency: r.from,
+            to_currency: r.to,
+            rate_date: r.date,
+            rate: r.rate,
+          }),
+        })),
+      });
+    }, `security_id = 'NESN'`);
+
+    heading(`The late ${LATE_PRICE_SECURITY} prices arrive, published as market_price_persisted`);
+    const prices = latePriceRows();
+    await this.healTimed(async () => {
+      for (const p of prices)
+        await this.db.query(`INSERT INTO market_prices VALUES ($1, $2, $3, $4)`, [
+          p.security,
+          p.date,
+          p.price,
+          p.currency,
+        ]);
+      await this.producer.send({
+        topic: this.env.KAFKA_TOPIC_MARKET_PRICE_PERSISTED,
+        messages: prices.map((p) => ({
+          key: p.security,
+          value: JSON.stringify({
+            security_id: p.security,
+            price_date: p.date,
+            price: p.price,
+            currency: p.currency,
+          }),
+        })),
+      });
+    }, `security_id = '${LATE_PRICE_SECURITY}'`);
+
+    heading(`A back-dated ${ETF} price for ${BACKDATED_ETF_DATE} fans out to every position holding the ETF`);
+    await this.backdatedEtf();
+
+    await this.finalTable();
+    await this.showGauges('Alert gauges at the end');
+  }
+
+  private async counts(): Promise<Counts> {
+    const { rows } = await this.db.query<{ status: string; n: number; fresh: number }>(
+      `SELECT status, count(*)::int AS n, count(*) FILTER (WHERE attempt_count = 0)::int AS fresh
+         FROM portfolio_valuation_jobs GROUP BY status`,
+    );
+    const n = (status: string) => rows.find((r) => r.status === status)?.n ?? 0;
+    return {
+      ...(Object.fromEntries(STATUSES.map((s) => [s, n(s)])) as Record<(typeof STATUSES)[number], number>),
+      total: rows.reduce((sum, r) => sum + r.n, 0),
+      fresh: rows.find((r) => r.status === 'PENDING')?.fresh ?? 0,
+    };
+  }
+
+  /** Shows the live progress line until `done` holds (checked on fresh counts). */
+  private async until(done: (c: Counts) => Promise<boolean>, timeoutMs: number) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const c = await this.counts();
+      const finished = c.COMPLETE + c.FAILED + c.SKIPPED_NO_POSITION + c.SKIPPED_SUPERSEDED;
+      liveLine(
+        `  ${bar(finished, c.total)} ${c.total} jobs · ${green(`COMPLETE ${c.COMPLETE}`)} · PENDING ${c.PENDING}` +
+          ` (${yellow(`${c.PENDING - c.fresh} waiting on data`)}) · PROCESSING ${c.PROCESSING} · FAILED ${c.FAILED}`,
+      );
+      if (await done(c)) break;
+      if (Date.now() > deadline)
+        throw new Error('the pipeline did not get there in time; see the logs in .run/');
+      await sleep(250);
+    }
+    say();
+  }
+
+  private async maxAttempts(): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>(
+      `SELECT COALESCE(max(attempt_count), 0)::int AS n FROM portfolio_valuation_jobs WHERE status = 'PENDING'`,
+    );
+    return rows[0].n;
+  }
+
+  private async showWaiting(): Promise<void> {
+    const { rows } = await this.db.query<{ reason: string; jobs: number; attempts: number; next_in: string }>(
+      `SELECT failure_reason AS reason, count(*)::int AS jobs, max(attempt_count)::int AS attempts,
+              GREATEST(0, EXTRACT(EPOCH FROM min(next_attempt_at) - now()))::numeric(6,1)::text AS next_in
+         FROM portfolio_valuation_jobs WHERE status = 'PENDING' AND attempt_count > 0
+        GROUP BY regexp_replace(failure_reason, ' on or before .*', ''), failure_reason
+        ORDER BY 1 LIMIT 8`,
+    );
+    if (rows.length === 0) {
+      say(dim('  no job is waiting on data'));
+      return;
+    }
+    say('  jobs PENDING because data is missing (a sample of reasons):');
+    say(
+      table(
+        ['reason', 'jobs', 'attempts', 'next retry in (s)'],
+        rows.map((r) => [r.reason, r.jobs, r.attempts, r.next_in]),
+      ),
+    );
+  }
+
+  /** Publishes late data and measures how long until the affected jobs are COMPLETE again. */
+  private async healTimed(publish: () => Promise<void>, affected: string): Promise<void> {
+    const before = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM portfolio_valuation_jobs WHERE ${affected} AND status <> 'COMPLETE'`,
+    );
+    const { rows: failedSnaps } = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM daily_position_snapshots WHERE ${affected} AND valuation_status = 'FAILED'`,
+    );
+    const started = Date.now();
+    await publish();
+    await this.until(async () => {
+      const { rows } = await this.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM daily_position_snapshots WHERE ${affected} AND valuation_status = 'FAILED'`,
+      );
+      return rows[0].n === 0;
+    }, 60000);
+    say(
+      green(
+        `  ${failedSnaps[0].n} FAILED snapshots (${before.rows[0].n} jobs not COMPLETE) healed in ${Date.now() - started} ms`,
+      ),
+    );
+  }
+
+  private async backdatedEtf(): Promise<void> {
+    const p = backdatedEtfPrice();
+    const snapshot = () =>
+      this.db.query<{
+        portfolio_id: string;
+        date: string;
+        valuation_status: string;
+        market_price: string;
+        market_value: string;
+      }>(
+        `SELECT portfolio_id, to_char(date, 'YYYY-MM-DD') AS date, valuation_status, market_price::numeric(20,4)::text AS market_price,
+                market_value::numeric(20,2)::text AS market_value
+           FROM daily_position_snapshots WHERE security_id = $1 AND date BETWEEN $2::date AND $2::date + 3 AND portfolio_id = 'US-GROWTH'
+          ORDER BY date`,
+        [ETF, p.date],
+      );
+    const before = (await snapshot()).rows;
+    const started = Date.now();
+    await this.db.query(`INSERT INTO market_prices VALUES ($1, $2, $3, $4)`, [
+      p.security,
+      p.date,
+      p.price,
+      p.currency,
+    ]);
+    await this.producer.send({
+      topic: this.env.KAFKA_TOPIC_MARKET_PRICE_PERSISTED,
+      messages: [
+        {
+          key: p.security,
+          value: JSON.stringify({
+            security_id: p.security,
+            price_date: p.date,
+            price: p.price,
+            currency: p.currency,
+          }),
+        },
+      ],
+    });
+    await this.until(async () => {
+      const { rows } = await snapshot();
+      return rows.some((r) => r.date === p.date && r.valuation_status === 'VALUED_CURRENT');
+    }, 60000);
+    await this.until(async (c) => c.PENDING === 0 && c.PROCESSING === 0, 30000);
+    const after = (await snapshot()).rows;
+    say(green(`  re-valued in ${Date.now() - started} ms; US-GROWTH's ${ETF} snapshots around ${p.date}:`));
+    say(
+      table(
+        ['date', 'before', 'price', 'market value', 'after', 'price', 'market value'],
+        after.map((a, i) => [
+          a.date,
+          before[i]?.valuation_status ?? '-',
+          before[i]?.market_price ?? '-',
+          before[i]?.market_value ?? '-',
+          a.valuation_status,
+          a.market_price,
+          a.market_value,
+        ]),
+      ),
+    );
+    say(
+      dim(
+        `  (the weekend after ${p.date} took the corrected price too: the fan-out window runs to the day before the next price)`,
+      ),
+    );
+  }
+
+  private async finalTable(): Promise<void> {
+    heading(`Portfolio market values at the horizon ${HORIZON}, in base currency`);
+    const { rows } = await this.db.query<Record<string, string | null>>(
+      `SELECT p.portfolio_id, p.base_currency, count(s.*)::int AS positions,
+              sum(s.market_value)::numeric(20,2)::text AS market_value,
+              sum(s.cost_basis)::numeric(20,2)::text AS cost,
+              sum(s.unrealized_gain_loss)::numeric(20,2)::text AS unrealized,
+              string_agg(DISTINCT s.valuation_status, ', ') AS statuses
+         FROM portfolios p LEFT JOIN daily_position_snapshots s ON s.portfolio_id = p.portfolio_id AND s.date = $1
+        GROUP BY p.portfolio_id, p.base_currency ORDER BY p.portfolio_id`,
+      [HORIZON],
+    );
+    say(
+      table(
+        ['portfolio', 'ccy', 'positions', 'market value', 'cost', 'unrealized', 'snapshot status'],
+        rows.map((r) => [
+          r.portfolio_id,
+          r.base_currency,
+          r.positions,
+          r.market_value ?? '-',
+          r.cost ?? '-',
+          r.unrealized ?? '-',
+          r.statuses ?? '-',
+        ]),
+      ),
+    );
+    const c = await this.counts();
+    say(
+      `  jobs: ${STATUSES.filter((s) => c[s])
+        .map((s) => `${s} ${c[s]}`)
+        .join(' · ')}`,
+    );
+  }
+
+  private async showGauges(title: string): Promise<void> {
+    const text = await this.scheduler.metrics();
+    say(`  ${title}:`);
+    const rows: [string, number | null][] = [
+      ['valuation_jobs{status="PENDING"}', metricValue(text, 'valuation_jobs', 'status="PENDING"')],
+      ['valuation_job_attempts_max', metricValue(text, 'valuation_job_attempts_max')],
+      ['valuation_jobs_over_attempt_threshold', metricValue(text, 'valuation_jobs_over_attempt_threshold')],
+      ['valuation_job_oldest_due_seconds', metricValue(text, 'valuation_job_oldest_due_seconds')],
+      ['valuation_jobs_dispatched_total', metricValue(text, 'valuation_jobs_dispatched_total')],
+      ['valuation_scheduler_leader', metricValue(text, 'valuation_scheduler_leader')],
+    ];
+    say(
+      table(
+        ['metric', 'value'],
+        rows.map(([name, v]) => [name, v === null ? '-' : String(v)]),
+      ),
+    );
+  }
+}
