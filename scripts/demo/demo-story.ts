@@ -259,7 +259,7 @@ export class DemoStory {
   private async finalTable(): Promise<void> {
     heading(`Portfolio market values at the horizon ${HORIZON}, in base currency`);
     const { rows } = await this.db.query<Record<string, string | null>>(
-      `SELECT p.portfolio_id, p.base_currency, count(s.*)::int AS positions,
+      `SELECT p.portfolio_id, p.base_currency, count(s.*)::text AS positions,
               sum(s.market_value)::numeric(20,2)::text AS market_value,
               sum(s.cost_basis)::numeric(20,2)::text AS cost,
               sum(s.unrealized_gain_loss)::numeric(20,2)::text AS unrealized,
@@ -272,9 +272,9 @@ export class DemoStory {
       table(
         ['portfolio', 'ccy', 'positions', 'market value', 'cost', 'unrealized', 'snapshot status'],
         rows.map((r) => [
-          r.portfolio_id,
-          r.base_currency,
-          r.positions,
+          r.portfolio_id ?? '-',
+          r.base_currency ?? '-',
+          r.positions ?? '0',
           r.market_value ?? '-',
           r.cost ?? '-',
           r.unrealized ?? '-',
