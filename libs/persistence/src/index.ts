@@ -7,3 +7,4 @@ export * from './jobs/valuation-job.repositories';
 export { waitingOnKey } from './jobs/job-outcome.writer';
 export * from './events/arrivals.repository';
 export * from './events/outbox.repository';
+export * from './scheduling';

@@ -4,31 +4,23 @@ export interface PositionKey {
   securityId: string;
 }
 
-/** Result of one bounded pass over position keys, resumable from `resumeAfter` (null: from the start). */
-export interface KeyPass {
-  keysSeen: number;
-  resumeAfter: PositionKey | null;
-}
-
 export interface KeyRow {
   portfolio_id: string;
   security_id: string;
 }
 
 /**
- * Where the next pass starts: after the last key of this one, or back at the start when this pass
- * reached the end of the eligible keys. `settled` says how many leading rows were fully looked at;
- * a key the row budget cut off is looked at again first next time.
+ * Where the next bounded pass over position keys starts. Passes walk the keys in primary-key order
+ * from a cursor, so every eligible key gets its turn once per round whatever state the others are
+ * in: a key that cannot advance costs one look per round and never holds the others back.
+ *
+ * `settled` is the number of leading rows that were fully looked at (a row budget may cut a pass
+ * short; the cut-off keys come first next time). A pass that saw fewer keys than it could have
+ * reached the end, so the next one starts over (null).
  */
 export function nextCursor(rows: readonly KeyRow[], settled: number, keyLimit: number): PositionKey | null {
-  if (settled === 0) return rows.length === 0 ? null : toKey(rows[0], true);
+  if (settled === 0) return null;
   if (settled === rows.length && rows.length < keyLimit) return null;
-  return toKey(rows[settled - 1], false);
-}
-
-// Resuming "after" a key that was cut off before it was looked at would skip it: step back one
-// character-free notch by resuming after a key that sorts just before it.
-function toKey(row: KeyRow, before: boolean): PositionKey {
-  if (!before) return { portfolioId: row.portfolio_id, securityId: row.security_id };
-  return { portfolioId: row.portfolio_id, securityId: '' };
+  const last = rows[settled - 1];
+  return { portfolioId: last.portfolio_id, securityId: last.security_id };
 }

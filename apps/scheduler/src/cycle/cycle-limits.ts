@@ -1,0 +1,46 @@
+import type { SchedulerSettings } from '@app/config';
+
+/**
+ * Per-cycle bounds of each step, so one slow step (a 100,000-position fan-out, a new horizon for
+ * every key) is spread over cycles instead of starving dispatch. All derive from the batch size.
+ */
+export interface CycleLimits {
+  /** Expired claims recovered per cycle. */
+  recoverRows: number;
+  /** Obsolete jobs superseded per cycle. */
+  supersedeRows: number;
+  /** Position keys looked at, and job rows created, by one backfill pass. */
+  backfillKeys: number;
+  backfillRows: number;
+  /** Open triggers taken per cycle, jobs per trigger chunk, and the cycle's total for fan-out. */
+  fanOutTriggers: number;
+  fanOutChunk: number;
+  fanOutRows: number;
+  /** Position keys looked at by one watermark pass. */
+  watermarkKeys: number;
+  /** Claim-and-publish rounds per cycle (each at most one batch). */
+  dispatchRounds: number;
+  /**
+   * Counting COMPLETE/SKIPPED_* jobs reads most of the table, so those gauges are refreshed every
+   * this many cycles (about every 30 s); the small statuses and the alerting gauges every cycle.
+   */
+  settledCountsEveryCycles: number;
+}
+
+export const CYCLE_LIMITS = Symbol('CYCLE_LIMITS');
+
+export function cycleLimitsFor(s: SchedulerSettings): CycleLimits {
+  const b = s.batchSize;
+  return {
+    recoverRows: b,
+    supersedeRows: b * 4,
+    backfillKeys: b * 2,
+    backfillRows: b * 10,
+    fanOutTriggers: Math.max(10, Math.ceil(b / 5)),
+    fanOutChunk: b * 4,
+    fanOutRows: b * 10,
+    watermarkKeys: b * 4,
+    dispatchRounds: Math.min(20, Math.max(1, Math.ceil(s.maxInFlight / b))),
+    settledCountsEveryCycles: Math.max(1, Math.round(30_000 / s.pollIntervalMs)),
+  };
+}

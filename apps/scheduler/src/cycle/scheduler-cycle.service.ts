@@ -1,0 +1,217 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '@app/config';
+import { EventPublisher, type OutgoingMessage } from '@app/messaging';
+import {
+  BackfillRepository,
+  BusinessCalendarRepository,
+  type ClaimedJob,
+  type ClaimRecovery,
+  FanOutRepository,
+  JobClaimsRepository,
+  JobRecoveryRepository,
+  JobStatsRepository,
+  type PositionKey,
+  WatermarkRepository,
+} from '@app/persistence';
+import { retryAfterFailure } from '@app/valuation';
+import { SchedulerMetrics } from '../scheduler.metrics';
+import { CYCLE_LIMITS, type CycleLimits } from './cycle-limits';
+
+export const LEASE_EXPIRED_REASON = 'claim lease expired';
+
+export interface FanOutReport {
+  triggers: number;
+  completed: number;
+  reopened: number;
+  woken: number;
+}
+
+export interface KeyPassReport {
+  keysSeen: number;
+  changed: number;
+}
+
+const STEPS = [
+  'recoverExpiredClaims',
+  'supersedeObsolete',
+  'backfill',
+  'fanOut',
+  'advanceWatermarks',
+  'dispatch',
+  'refreshGauges',
+] as const;
+type StepName = (typeof STEPS)[number];
+
+/**
+ * The scheduler's cycle (contract §5), one method per step. Every step is bounded by CycleLimits
+ * and resumes where the previous cycle stopped, so a cycle stays short however much work is queued.
+ * Time is always the database's clock (`now()` in the SQL), never this process's.
+ */
+@Injectable()
+export class SchedulerCycleService {
+  private readonly logger = new Logger(SchedulerCycleService.name);
+  // Rotating cursors: in memory on purpose, a new leader simply starts a fresh round.
+  private backfillCursor: PositionKey | null = null;
+  private watermarkCursor: PositionKey | null = null;
+  private cyclesSinceSettledCounts = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly config: AppConfig,
+    @Inject(CYCLE_LIMITS) private readonly limits: CycleLimits,
+    private readonly recovery: JobRecoveryRepository,
+    private readonly calendar: BusinessCalendarRepository,
+    private readonly backfills: BackfillRepository,
+    private readonly fanOuts: FanOutRepository,
+    private readonly watermarks: WatermarkRepository,
+    private readonly claims: JobClaimsRepository,
+    private readonly publisher: EventPublisher,
+    private readonly stats: JobStatsRepository,
+    private readonly metrics: SchedulerMetrics,
+  ) {}
+
+  /**
+   * Runs the steps in order. `stillLeader` is asked before each step, so an instance that lost its
+   * lock stops at once. A failing step is logged and the others still run: a broker outage must not
+   * stop recovery, and a slow fan-out must not stop dispatch.
+   */
+  async runCycle(stillLeader: () => boolean): Promise<Partial<Record<StepName, unknown>>> {
+    const report: Partial<Record<StepName, unknown>> = {};
+    for (const step of STEPS) {
+      if (!stillLeader()) break;
+      try {
+        report[step] = await this[step]();
+      } catch (error) {
+        this.logger.error(`step ${step} failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    this.logger.debug(`cycle ${JSON.stringify(report)}`);
+    return report;
+  }
+
+  /** PROCESSING jobs whose lease ran out count a failed attempt: PENDING after backoff, or FAILED. */
+  async recoverExpiredClaims(): Promise<number> {
+    const expired = await this.recovery.findExpiredClaims(this.limits.recoverRows);
+    const recoveries = expired.map((claim): ClaimRecovery => {
+      const next = retryAfterFailure(claim.attemptCount, LEASE_EXPIRED_REASON, this.config.retry);
+      return {
+        jobId: claim.jobId,
+        claimToken: claim.claimToken,
+        status: next.status === 'FAILED' ? 'FAILED' : 'PENDING',
+        attemptCount: next.attemptCount,
+        failureReason: next.failureReason,
+        delaySeconds: next.delaySeconds,
+      };
+    });
+    const recovered = await this.recovery.applyRecoveries(recoveries);
+    if (recovered.length) this.logger.warn(`recovered ${recovered.length} jobs whose claim lease expired`);
+    return recovered.length;
+  }
+
+  /** Jobs of an epoch older than the key's current one become SKIPPED_SUPERSEDED. */
+  async supersedeObsolete(): Promise<number> {
+    return this.recovery.supersedeObsolete(this.limits.supersedeRows);
+  }
+
+  /** Creates the current epoch's jobs up to the horizon, one bounded pass over the keys per cycle. */
+  async backfill(): Promise<KeyPassReport | null> {
+    const horizon = await this.calendar.horizon(this.config.scheduler.businessCalendarCode);
+    if (horizon === null) return null;
+    const pass = await this.backfills.backfill({
+      horizon,
+      after: this.backfillCursor,
+      keyLimit: this.limits.backfillKeys,
+      rowLimit: this.limits.backfillRows,
+    });
+    this.backfillCursor = pass.resumeAfter;
+    return { keysSeen: pass.keysSeen, changed: pass.jobsCreated };
+  }
+
+  /**
+   * Works through the open price/FX triggers oldest first, one chunk each, until the cycle's trigger
+   * or row budget is spent. A large trigger advances by one chunk per cycle while the ones behind it
+   * still get their turn, and dispatch runs after this step every cycle.
+   */
+  async fanOut(): Promise<FanOutReport> {
+    const report: FanOutReport = { triggers: 0, completed: 0, reopened: 0, woken: 0 };
+    const triggers = await this.fanOuts.openTriggers(this.limits.fanOutTriggers);
+    let rows = 0;
+    for (const trigger of triggers) {
+      if (rows >= this.limits.fanOutRows) break;
+      const chunk = await this.fanOuts.fanOutChunk(trigger, this.limits.fanOutChunk);
+      rows += chunk.examined + chunk.woken;
+      report.triggers += 1;
+      report.completed += chunk.completed ? 1 : 0;
+      report.reopened += chunk.reopened;
+      report.woken += chunk.woken;
+    }
+    return report;
+  }
+
+  /** Moves watermarks up to the last date whose jobs all settled without failure. */
+  async advanceWatermarks(): Promise<KeyPassReport | null> {
+    const horizon = await this.calendar.horizon(this.config.scheduler.businessCalendarCode);
+    if (horizon === null) return null;
+    const pass = await this.watermarks.advance({
+      horizon,
+      after: this.watermarkCursor,
+      keyLimit: this.limits.watermarkKeys,
+    });
+    this.watermarkCursor = pass.resumeAfter;
+    return { keysSeen: pass.keysSeen, changed: pass.advanced };
+  }
+
+  /**
+   * Claims due jobs and publishes them, in rounds of at most one batch and never above the in-flight
+   * cap. A batch whose publish failed is released at once (due again, no attempt counted) and the
+   * step stops: the broker is unlikely to accept the next round either.
+   */
+  async dispatch(): Promise<number> {
+    const { batchSize, maxInFlight, claimLeaseSeconds } = this.config.scheduler;
+    let dispatched = 0;
+    for (let round = 0; round < this.limits.dispatchRounds; round++) {
+      const want = Math.min(batchSize, maxInFlight - (await this.claims.countInFlight()));
+      if (want <= 0) break;
+      const batch = await this.claims.claimDueJobs(want, claimLeaseSeconds);
+      if (batch.length === 0) break;
+      try {
+        await this.publisher.publish(this.config.kafka.topics.valuationRequired, batch.map(toMessage));
+      } catch (error) {
+        const released = await this.claims.releaseClaims(batch);
+        throw new Error(
+          `publishing ${batch.length} jobs failed, ${released} claims released: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        );
+      }
+      dispatched += batch.length;
+      this.metrics.jobsDispatched(batch.length);
+      if (batch.length < want) break;
+    }
+    return dispatched;
+  }
+
+  /** The alerting gauges every cycle; the counts of settled statuses every few cycles. */
+  async refreshGauges(): Promise<void> {
+    this.metrics.activeJobs(await this.stats.activeStats(this.config.scheduler.alertAttemptThreshold));
+    if (++this.cyclesSinceSettledCounts >= this.limits.settledCountsEveryCycles) {
+      this.metrics.settledJobs(await this.stats.settledCounts());
+      this.cyclesSinceSettledCounts = 0;
+    }
+  }
+}
+
+/** `valuation_required` (contract §6), keyed by portfolio, with the claim that alone may finish it. */
+function toMessage(job: ClaimedJob): OutgoingMessage {
+  return {
+    key: job.portfolioId,
+    value: JSON.stringify({
+      portfolio_id: job.portfolioId,
+      security_id: job.securityId,
+      valuation_date: job.valuationDate,
+      epoch: job.epoch,
+      correlation_id: job.correlationId,
+      job_id: job.jobId,
+      claim_token: job.claimToken,
+    }),
+  };
+}

@@ -1,0 +1,158 @@
+import type { INestApplication } from '@nestjs/common';
+import type { AddressInfo } from 'node:net';
+import type { Client } from 'pg';
+import { connectTestDb, resetTables } from '../../../../test/support/database';
+import { isolatedKafkaEnv } from '../../../../test/support/kafka';
+import { schedulerConfig, startScheduler } from '../../test/scheduler-testing';
+
+/** The operators' API over HTTP (plain fetch against a real listening server and the real database). */
+describe('JobsController', () => {
+  let db: Client;
+  let app: INestApplication;
+  let base: string;
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    db = await connectTestDb();
+    app = await startScheduler(schedulerConfig(isolatedKafkaEnv('sched-api')));
+    await app.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await app.close();
+    await db.end();
+  });
+  beforeEach(async () => {
+    await resetTables(db);
+    const rows: [string, string, string, string, number][] = [
+      ['a', 'P1', 'S1', 'PENDING', 0],
+      ['b', 'P1', 'S2', 'FAILED', 7],
+      ['c', 'P2', 'S1', 'PENDING', 6],
+      ['d', 'P2', 'S2', 'COMPLETE', 1],
+      ['e', 'P1', 'S1', 'PROCESSING', 3],
+    ];
+    for (const [i, [name, p, s, status, attempts]] of rows.entries()) {
+      const { rows: r } = await db.query(
+        `INSERT INTO portfolio_valuation_jobs (portfolio_id, security_id, valuation_date, status, attempt_count,
+                                               next_attempt_at, failure_reason)
+         VALUES ($1, $2, $3, $4, $5, now() + interval '1 hour', CASE WHEN $5 > 0 THEN 'no price' END)
+         RETURNING id::text`,
+        [p, s, `2025-01-0${i + 1}`, status, attempts],
+      );
+      ids[name] = r[0].id;
+    }
+  });
+
+  /** A response body: a page of jobs, a job, or an error (`message`). */
+  interface Body {
+    items: { id: string }[];
+    limit: number;
+    offset: number;
+    message: string;
+    next_attempt_at: string;
+  }
+  const call = async (path: string, init?: RequestInit) => {
+    const res = await fetch(`${base}${path}`, init);
+    return { status: res.status, body: (await res.json()) as Body };
+  };
+  const get = (query: string) => call(`/jobs${query}`);
+  const retry = (id: string) => call(`/jobs/${id}/retry`, { method: 'POST' });
+  const names = (body: Body) => body.items.map((j) => Object.keys(ids).find((k) => ids[k] === j.id));
+
+  it('lists jobs newest first with the default page, in snake_case', async () => {
+    const { status, body } = await get('');
+    expect(status).toBe(200);
+    expect(names(body)).toEqual(['e', 'd', 'c', 'b', 'a']);
+    expect(body).toMatchObject({ limit: 100, offset: 0 });
+    expect(body.items[3]).toEqual({
+      id: ids.b,
+      portfolio_id: 'P1',
+      security_id: 'S2',
+      valuation_date: '2025-01-02',
+      epoch: 0,
+      status: 'FAILED',
+      attempt_count: 7,
+      failure_reason: 'no price',
+      next_attempt_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/),
+      correlation_id: null,
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
+    });
+  });
+
+  it.each([
+    ['?status=PENDING', ['c', 'a']],
+    ['?status=PENDING,FAILED', ['c', 'b', 'a']],
+    ['?min_attempts=6', ['c', 'b']],
+    ['?status=PENDING&min_attempts=6', ['c']],
+    ['?portfolio_id=P1', ['e', 'b', 'a']],
+    ['?security_id=S2', ['d', 'b']],
+    ['?from=2025-01-02&to=2025-01-04', ['d', 'c', 'b']],
+    ['?limit=2', ['e', 'd']],
+    ['?limit=2&offset=2', ['c', 'b']],
+    ['?offset=10', []],
+    ['?status=&min_attempts=&portfolio_id=', ['e', 'd', 'c', 'b', 'a']],
+  ])('filters and pages: %s', async (query, expected) => {
+    const { status, body } = await get(query);
+    expect(status).toBe(200);
+    expect(names(body)).toEqual(expected);
+  });
+
+  it.each([
+    ['?status=PENDING,DONE', /^status: must be one of PENDING, PROCESSING/],
+    ['?min_attempts=abc', /^min_attempts: must be a whole number/],
+    ['?min_attempts=1.5', /^min_attempts: must be a whole number/],
+    ['?min_attempts=-1', /^min_attempts: must be a whole number/],
+    ['?from=2025-1-01', /^from: must be a date YYYY-MM-DD/],
+    ['?to=2025-02-30', /^to: must be a real calendar date/],
+    ['?from=2025-01-05&to=2025-01-01', /^from: must not be after to/],
+    ['?limit=0', /^limit: must be at least 1/],
+    ['?limit=1001', /^limit: must be at most 1000/],
+    ['?limit=ten', /^limit: must be a whole number/],
+    ['?status=PENDING&status=FAILED', /^status: /],
+    ['?stauts=PENDING', /Unrecognized key/],
+  ])('refuses bad input with a 400 that says why: %s', async (query, message) => {
+    const { status, body } = await get(query);
+    expect(status).toBe(400);
+    expect(body.message).toMatch(message);
+  });
+
+  it('makes a FAILED job due now, keeping its attempts', async () => {
+    const { status, body } = await retry(ids.b);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ id: ids.b, status: 'PENDING', attempt_count: 7 });
+    const { rows } = await db.query(
+      `SELECT status, next_attempt_at <= now() AS due FROM portfolio_valuation_jobs WHERE id = $1`,
+      [ids.b],
+    );
+    expect(rows[0]).toEqual({ status: 'PENDING', due: true });
+  });
+
+  it('makes a PENDING job in backoff due now', async () => {
+    const { status, body } = await retry(ids.c);
+    expect(status).toBe(200);
+    expect(new Date(body.next_attempt_at).getTime()).toBeLessThanOrEqual(Date.now() + 1000);
+  });
+
+  it('answers 409 for a job in another status, 404 for an unknown one, 400 for a malformed id', async () => {
+    expect(await retry(ids.d)).toMatchObject({
+      status: 409,
+      body: { message: expect.stringContaining('is COMPLETE') },
+    });
+    expect(await retry(ids.e)).toMatchObject({
+      status: 409,
+      body: { message: expect.stringContaining('is PROCESSING') },
+    });
+    expect(await retry('999999')).toMatchObject({
+      status: 404,
+      body: { message: 'job 999999 does not exist' },
+    });
+    expect(await retry('abc')).toMatchObject({
+      status: 400,
+      body: { message: 'id: must be a positive whole number' },
+    });
+    expect(await retry('99999999999999999999')).toMatchObject({ status: 400 });
+    const { rows } = await db.query(`SELECT status FROM portfolio_valuation_jobs WHERE id = $1`, [ids.d]);
+    expect(rows[0].status).toBe('COMPLETE');
+  });
+});

@@ -1,0 +1,69 @@
+import { Injectable } from '@nestjs/common';
+import { InjectMetric, makeCounterProvider, makeGaugeProvider } from '@willsoto/nestjs-prometheus';
+import type { Counter, Gauge } from 'prom-client';
+import type { ActiveJobStats, SETTLED_STATUSES } from '@app/persistence';
+
+const JOBS = 'valuation_jobs';
+const ATTEMPTS_MAX = 'valuation_job_attempts_max';
+const OVER_THRESHOLD = 'valuation_jobs_over_attempt_threshold';
+const OLDEST_DUE = 'valuation_job_oldest_due_seconds';
+const DISPATCHED = 'valuation_jobs_dispatched_total';
+const LEADER = 'valuation_scheduler_leader';
+
+export const SCHEDULER_METRIC_PROVIDERS = [
+  makeGaugeProvider({ name: JOBS, help: 'Valuation jobs by status', labelNames: ['status'] }),
+  makeGaugeProvider({ name: ATTEMPTS_MAX, help: 'Highest attempt_count among PENDING and PROCESSING jobs' }),
+  makeGaugeProvider({
+    name: OVER_THRESHOLD,
+    help: 'PENDING jobs with attempt_count above VALUATION_ALERT_ATTEMPT_THRESHOLD',
+  }),
+  makeGaugeProvider({ name: OLDEST_DUE, help: 'Age in seconds of the oldest due PENDING job (0: none due)' }),
+  makeCounterProvider({ name: DISPATCHED, help: 'Valuation jobs published to valuation_required' }),
+  makeGaugeProvider({ name: LEADER, help: '1 on the active scheduler, 0 on a standby' }),
+];
+
+/**
+ * Contract §8, scheduler side. No per-portfolio or per-security labels. The job gauges describe the
+ * table and only the leader refreshes them; a standby (or a deposed leader) drops them, so two
+ * instances never both report the same backlog.
+ */
+@Injectable()
+export class SchedulerMetrics {
+  constructor(
+    @InjectMetric(JOBS) private readonly jobs: Gauge<'status'>,
+    @InjectMetric(ATTEMPTS_MAX) private readonly attemptsMax: Gauge,
+    @InjectMetric(OVER_THRESHOLD) private readonly overThreshold: Gauge,
+    @InjectMetric(OLDEST_DUE) private readonly oldestDue: Gauge,
+    @InjectMetric(DISPATCHED) private readonly dispatched: Counter,
+    @InjectMetric(LEADER) private readonly leader: Gauge,
+  ) {
+    this.leader.set(0);
+  }
+
+  setLeader(isLeader: boolean): void {
+    this.leader.set(isLeader ? 1 : 0);
+    if (!isLeader) this.dropJobGauges();
+  }
+
+  jobsDispatched(count: number): void {
+    this.dispatched.inc(count);
+  }
+
+  activeJobs(stats: ActiveJobStats): void {
+    for (const [status, n] of Object.entries(stats.counts)) this.jobs.set({ status }, n);
+    this.attemptsMax.set(stats.attemptsMax);
+    this.overThreshold.set(stats.overAttemptThreshold);
+    this.oldestDue.set(stats.oldestDueSeconds);
+  }
+
+  settledJobs(counts: Record<(typeof SETTLED_STATUSES)[number], number>): void {
+    for (const [status, n] of Object.entries(counts)) this.jobs.set({ status }, n);
+  }
+
+  private dropJobGauges(): void {
+    this.jobs.reset();
+    this.attemptsMax.reset();
+    this.overThreshold.reset();
+    this.oldestDue.reset();
+  }
+}
