@@ -45,7 +45,11 @@ export class DemoStory {
       `Waiting a few backoffs: the jobs retry on their own (${this.env.VALUATION_RETRY_BACKOFF_SECONDS} s base backoff)`,
     );
     if (this.policy === 'retrying') {
-      await this.until(async () => (await this.maxAttempts()) >= 3, 60000);
+      // Until the scheduler's alert gauge counts jobs past the (lowered) threshold.
+      await this.until(
+        async () => ((await this.gauge('valuation_jobs_over_attempt_threshold')) ?? 0) > 0,
+        90000,
+      );
       await this.showWaiting();
       await this.showGauges('Alert gauges while data is missing (threshold lowered to 2 for the demo)');
     } else {
@@ -139,30 +143,34 @@ export class DemoStory {
     say();
   }
 
-  private async maxAttempts(): Promise<number> {
-    const { rows } = await this.db.query<{ n: number }>(
-      `SELECT COALESCE(max(attempt_count), 0)::int AS n FROM portfolio_valuation_jobs WHERE status = 'PENDING'`,
-    );
-    return rows[0].n;
+  private async gauge(name: string): Promise<number | null> {
+    return metricValue(await this.scheduler.metrics(), name);
   }
 
   private async showWaiting(): Promise<void> {
-    const { rows } = await this.db.query<{ reason: string; jobs: number; attempts: number; next_in: string }>(
-      `SELECT failure_reason AS reason, count(*)::int AS jobs, max(attempt_count)::int AS attempts,
+    const { rows } = await this.db.query<{
+      reason: string;
+      jobs: number;
+      dates: string;
+      attempts: number;
+      next_in: string;
+    }>(
+      `SELECT regexp_replace(failure_reason, ' on or before .*', '') AS reason, count(*)::int AS jobs,
+              to_char(min(valuation_date), 'MM-DD') || '..' || to_char(max(valuation_date), 'MM-DD') AS dates,
+              max(attempt_count)::int AS attempts,
               GREATEST(0, EXTRACT(EPOCH FROM min(next_attempt_at) - now()))::numeric(6,1)::text AS next_in
          FROM portfolio_valuation_jobs WHERE status = 'PENDING' AND attempt_count > 0
-        GROUP BY regexp_replace(failure_reason, ' on or before .*', ''), failure_reason
-        ORDER BY 1 LIMIT 8`,
+        GROUP BY 1 ORDER BY 1`,
     );
     if (rows.length === 0) {
       say(dim('  no job is waiting on data'));
       return;
     }
-    say('  jobs PENDING because data is missing (a sample of reasons):');
+    say('  jobs PENDING because data is missing:');
     say(
       table(
-        ['reason', 'jobs', 'attempts', 'next retry in (s)'],
-        rows.map((r) => [r.reason, r.jobs, r.attempts, r.next_in]),
+        ['failure_reason', 'jobs', 'dates', 'attempts (max)', 'next retry in (s)'],
+        rows.map((r) => [r.reason, r.jobs, r.dates, r.attempts, r.next_in]),
       ),
     );
   }

@@ -14,6 +14,6 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((error: unknown) => {
-  console.error(`calculator failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`calculator failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   process.exit(1);
 });

@@ -39,6 +39,8 @@ export class CalculatorConsumer implements OnApplicationBootstrap, BeforeApplica
       sessionTimeout: 30000,
       heartbeatInterval: 3000,
       maxBytesPerPartition: 2 * 1024 * 1024,
+      // An idle fetch returns after this long; shutdown waits for the fetch in flight, so keep it short.
+      maxWaitTimeInMs: 1000,
       retry: { retries: 10, initialRetryTime: 500, maxRetryTime: 10000 },
     });
     const { topics } = settings;
