@@ -2,7 +2,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { ManagedProcess } from '../lib/managed-process';
 import { bold, dim, heading, red, say, yellow } from '../lib/terminal';
-import { ensureBroker, freshDatabase, stopBroker } from './demo-infra';
+import { ensureBroker, freshDatabase, stopBroker } from '../lib/infra';
 import { HORIZON, loadDataset } from './demo-dataset';
 import { DemoStory } from './demo-story';
 

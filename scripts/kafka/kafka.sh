@@ -3,14 +3,17 @@
 # Jars come from Maven Central via scripts/kafka/pom.xml into .kafka/libs (git-ignored).
 # Usage: bash scripts/kafka/kafka.sh up|down|status     (works from any directory)
 # Env: KAFKA_PORT (default: port of the first $KAFKA_BROKERS entry, else 9092),
-#      KAFKA_CONTROLLER_PORT (default 9093), KAFKA_READY_TIMEOUT seconds (default 60).
+#      KAFKA_CONTROLLER_PORT (default 9093), KAFKA_READY_TIMEOUT seconds (default 60),
+#      KAFKA_STATE_DIR (default .kafka): data, logs and pid of this broker, so a second broker on other
+#      ports can run beside the first (the jars stay shared in .kafka/libs).
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 KDIR="$ROOT/.kafka" POM="$SCRIPT_DIR/pom.xml"
-LIBS="$KDIR/libs" STAMP="$KDIR/libs.stamp" DATA="$KDIR/data" PIDFILE="$KDIR/broker.pid" LOG="$KDIR/broker.log"
-PROPS="$KDIR/server.properties" LOG4J="$KDIR/log4j.properties"
+SDIR="${KAFKA_STATE_DIR:-$KDIR}"
+LIBS="$KDIR/libs" STAMP="$KDIR/libs.stamp" DATA="$SDIR/data" PIDFILE="$SDIR/broker.pid" LOG="$SDIR/broker.log"
+PROPS="$SDIR/server.properties" LOG4J="$SDIR/log4j.properties"
 
 first_broker="${KAFKA_BROKERS:-127.0.0.1:9092}"; first_broker="${first_broker%%,*}"
 PORT="${KAFKA_PORT:-${first_broker##*:}}"
@@ -83,13 +86,13 @@ format_storage() {
   local cluster_id
   cluster_id="$(java_run kafka.tools.StorageTool random-uuid | grep -E '^[A-Za-z0-9_-]{22}$' | tail -n1)"
   log "formatting $DATA (cluster id $cluster_id)"
-  if ! java_run kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" > "$KDIR/format.log" 2>&1; then
-    cat "$KDIR/format.log"; exit 1
+  if ! java_run kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" > "$SDIR/format.log" 2>&1; then
+    cat "$SDIR/format.log"; exit 1
   fi
 }
 
 cmd_up() {
-  mkdir -p "$KDIR"
+  mkdir -p "$KDIR" "$SDIR"
   local pid started=0; pid="$(broker_pid)"
   if [[ -n "$pid" ]]; then
     # Ours is alive: check it on the address it was started with (maybe still starting).

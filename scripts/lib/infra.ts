@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { runMigrations } from '@app/persistence';
-import { REPO_ROOT } from '../lib/managed-process';
+import { REPO_ROOT } from './managed-process';
 
 /** Starts the local broker unless one answers; returns whether this call started it. */
 export function ensureBroker(brokers: string): boolean {
