@@ -1,4 +1,5 @@
 import type { Producer } from 'kafkajs';
+import { JOB_STATUSES, type JobStatus } from '@app/valuation';
 import type { Client } from 'pg';
 import { ManagedProcess, metricValue } from '../lib/managed-process';
 import { bar, dim, green, heading, liveLine, say, table, yellow } from '../lib/terminal';
@@ -13,15 +14,7 @@ import {
   latePriceRows,
 } from './demo-dataset';
 
-const STATUSES = [
-  'PENDING',
-  'PROCESSING',
-  'COMPLETE',
-  'FAILED',
-  'SKIPPED_NO_POSITION',
-  'SKIPPED_SUPERSEDED',
-] as const;
-type Counts = Record<(typeof STATUSES)[number], number> & { total: number; fresh: number };
+type Counts = Record<JobStatus, number> & { total: number; fresh: number };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The demo's narrative, phase by phase, reading the same tables and endpoints an operator would. */
@@ -83,33 +76,37 @@ export class DemoStory {
 
     heading(`The late ${LATE_PRICE_SECURITY} prices arrive, published as market_price_persisted`);
     const prices = latePriceRows();
-    await this.healTimed(async () => {
-      for (const p of prices)
-        await this.db.query(`INSERT INTO market_prices VALUES ($1, $2, $3, $4)`, [
-          p.security,
-          p.date,
-          p.price,
-          p.currency,
-        ]);
-      await this.producer.send({
-        topic: this.env.KAFKA_TOPIC_MARKET_PRICE_PERSISTED,
-        messages: prices.map((p) => ({
-          key: p.security,
-          value: JSON.stringify({
-            security_id: p.security,
-            price_date: p.date,
-            price: p.price,
-            currency: p.currency,
-          }),
-        })),
-      });
-    }, `security_id = '${LATE_PRICE_SECURITY}'`);
+    await this.healTimed(() => this.publishPrices(prices), `security_id = '${LATE_PRICE_SECURITY}'`);
 
     heading(`A back-dated ${ETF} price for ${BACKDATED_ETF_DATE} fans out to every position holding the ETF`);
     await this.backdatedEtf();
 
     await this.finalTable();
     await this.showGauges('Alert gauges at the end');
+  }
+
+  /** As an upstream price service does: persist the prices, then publish market_price_persisted. */
+  private async publishPrices(prices: ReturnType<typeof latePriceRows>): Promise<void> {
+    for (const p of prices) {
+      await this.db.query(`INSERT INTO market_prices VALUES ($1, $2, $3, $4)`, [
+        p.security,
+        p.date,
+        p.price,
+        p.currency,
+      ]);
+    }
+    await this.producer.send({
+      topic: this.env.KAFKA_TOPIC_MARKET_PRICE_PERSISTED,
+      messages: prices.map((p) => ({
+        key: p.security,
+        value: JSON.stringify({
+          security_id: p.security,
+          price_date: p.date,
+          price: p.price,
+          currency: p.currency,
+        }),
+      })),
+    });
   }
 
   private async counts(): Promise<Counts> {
@@ -119,7 +116,7 @@ export class DemoStory {
     );
     const n = (status: string) => rows.find((r) => r.status === status)?.n ?? 0;
     return {
-      ...(Object.fromEntries(STATUSES.map((s) => [s, n(s)])) as Record<(typeof STATUSES)[number], number>),
+      ...(Object.fromEntries(JOB_STATUSES.map((s) => [s, n(s)])) as Record<JobStatus, number>),
       total: rows.reduce((sum, r) => sum + r.n, 0),
       fresh: rows.find((r) => r.status === 'PENDING')?.fresh ?? 0,
     };
@@ -216,26 +213,7 @@ export class DemoStory {
       );
     const before = (await snapshot()).rows;
     const started = Date.now();
-    await this.db.query(`INSERT INTO market_prices VALUES ($1, $2, $3, $4)`, [
-      p.security,
-      p.date,
-      p.price,
-      p.currency,
-    ]);
-    await this.producer.send({
-      topic: this.env.KAFKA_TOPIC_MARKET_PRICE_PERSISTED,
-      messages: [
-        {
-          key: p.security,
-          value: JSON.stringify({
-            security_id: p.security,
-            price_date: p.date,
-            price: p.price,
-            currency: p.currency,
-          }),
-        },
-      ],
-    });
+    await this.publishPrices([p]);
     await this.until(async () => {
       const { rows } = await snapshot();
       return rows.some((r) => r.date === p.date && r.valuation_status === 'VALUED_CURRENT');
@@ -292,7 +270,7 @@ export class DemoStory {
     );
     const c = await this.counts();
     say(
-      `  jobs: ${STATUSES.filter((s) => c[s])
+      `  jobs: ${JOB_STATUSES.filter((s) => c[s])
         .map((s) => `${s} ${c[s]}`)
         .join(' · ')}`,
     );

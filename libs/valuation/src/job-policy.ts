@@ -1,8 +1,16 @@
 import { backoffDelaySeconds, type RetrySettings } from './retry-backoff';
 import type { ValuationOutcome, WaitingOn } from './valuation.types';
 
-export type JobStatus =
-  'PENDING' | 'PROCESSING' | 'COMPLETE' | 'FAILED' | 'SKIPPED_NO_POSITION' | 'SKIPPED_SUPERSEDED';
+/** Contract §2.2: every status a valuation job can have. */
+export const JOB_STATUSES = [
+  'PENDING',
+  'PROCESSING',
+  'COMPLETE',
+  'FAILED',
+  'SKIPPED_NO_POSITION',
+  'SKIPPED_SUPERSEDED',
+] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /** Label of `valuation_jobs_processed_total` (contract §8). */
 export type ProcessedOutcome =

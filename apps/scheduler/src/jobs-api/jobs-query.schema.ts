@@ -1,14 +1,5 @@
 import { z } from 'zod';
-import type { JobStatus } from '@app/valuation';
-
-export const JOB_STATUSES = [
-  'PENDING',
-  'PROCESSING',
-  'COMPLETE',
-  'FAILED',
-  'SKIPPED_NO_POSITION',
-  'SKIPPED_SUPERSEDED',
-] as const satisfies readonly JobStatus[];
+import { JOB_STATUSES } from '@app/valuation';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
