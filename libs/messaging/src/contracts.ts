@@ -12,7 +12,16 @@ const isoDate = z
 
 const identifier = z.string().min(1, 'must not be empty').max(200, 'is too long');
 const currency = z.string().regex(/^[A-Z]{3}$/, 'must be three upper-case letters');
-const epoch = z.number().int('must be a whole number').min(0, 'must not be negative').max(2_147_483_647);
+/** A whole number; producers that serialise it as a numeric string ("3") are accepted too. */
+const epoch = z
+  .union([
+    z.number(),
+    z
+      .string()
+      .regex(/^\d{1,10}$/, 'must be a whole number')
+      .transform(Number),
+  ])
+  .pipe(z.number().int('must be a whole number').min(0, 'must not be negative').max(2_147_483_647));
 const decimalString = z
   .union([z.string(), z.number()])
   .transform((v) => String(v).trim())
