@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig } from '@app/config';
-import { KafkaReadiness, MessagingModule } from '@app/messaging';
+import { IdempotentPublisher, KafkaReadiness, MessagingModule } from '@app/messaging';
 import { ObservabilityModule } from '@app/observability';
 import { DatabaseReadiness, PersistenceModule } from '@app/persistence';
 import { CALCULATOR_METRIC_PROVIDERS, CalculatorMetrics } from './calculator.metrics';
@@ -38,6 +38,7 @@ export class CalculatorModule {
         ValuationRequiredHandler,
         MarketDataHandler,
         CalculatorConsumer,
+        IdempotentPublisher,
         OutboxRelay,
       ],
     };

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { INestApplication } from '@nestjs/common';
 import type { KafkaMessage } from 'kafkajs';
 import { Client } from 'pg';
@@ -361,5 +362,25 @@ describe('calculator (real broker and database)', () => {
     expect(metrics).toMatch(/valuation_jobs_processed_total\{outcome="retry_scheduled"\} 1/);
     expect(metrics).toMatch(/valuation_messages_dead_lettered_total\{topic="[^"]+valuation_required"\} 4/);
     expect(metrics).toContain('valuation_job_duration_seconds_bucket');
+  });
+
+  it('dead-letters a message near the broker size limit, cut to fit, and keeps its partition moving', async () => {
+    // 1 MB of garbage bytes: as UTF-8 text in a letter it would be about 3 MB, which the broker refuses.
+    await seed.job(db, 'P-same', 'S-same', '2024-03-04');
+    await kafka.send(config.kafka.topics.valuationRequired, [
+      { key: 'P-same', value: randomBytes(1_000_000) },
+      required('P-same', 'S-same', '2024-03-04'),
+    ]);
+    const letter = await eventually(
+      async () =>
+        deadLetters
+          .map((m) => JSON.parse(m.value!.toString()))
+          .find((l) => String(l.error).includes('truncated')),
+      20000,
+      'the dead letter of the huge message',
+    );
+    expect(letter.error).toBe('value is not JSON (value truncated: the message is 1000000 bytes)');
+    expect(Buffer.byteLength(letter.value)).toBeLessThanOrEqual(64 * 1024);
+    expect((await jobOf(db, 'P-same', '2024-03-04')).status).toBe('COMPLETE');
   });
 });

@@ -6,7 +6,7 @@ import {
   valuationRequiredSchema,
 } from './contracts';
 
-const parse = (schema: Parameters<typeof parseMessage>[0], value: unknown) =>
+const parse = <T extends Parameters<typeof parseMessage>[0]>(schema: T, value: unknown) =>
   parseMessage(schema, Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)));
 const job = { portfolio_id: 'P1', security_id: 'S1', valuation_date: '2024-01-05', epoch: 0 };
 

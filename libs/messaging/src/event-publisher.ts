@@ -1,5 +1,5 @@
-import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { Kafka, Partitioners, Producer } from 'kafkajs';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Kafka, KafkaJSError, Partitioners, Producer, ProducerConfig } from 'kafkajs';
 import { KAFKA_CLIENT } from './messaging.tokens';
 
 export interface OutgoingMessage {
@@ -7,22 +7,33 @@ export interface OutgoingMessage {
   value: string;
 }
 
+/** What a send needs; `EventPublisher` and `IdempotentPublisher` both provide it. */
+export interface MessageSender {
+  publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
+}
+
+const BASE: ProducerConfig = {
+  maxInFlightRequests: 1,
+  allowAutoTopicCreation: false,
+  createPartitioner: Partitioners.DefaultPartitioner,
+};
+
 /**
- * The process's one producer. With `acks: -1` a send resolves only once the broker has the messages,
- * so callers may commit what depends on them afterwards. A retried send may duplicate a message;
- * every consumer of ours is idempotent (claims, snapshot ids), so a bounded retry that fails fast
- * beats the idempotent producer's unbounded one.
+ * The process's shared producer. With `acks: -1` a send resolves only once the broker has the
+ * messages, so callers may commit what depends on them afterwards. A retried send may duplicate a
+ * message; the consumers of what it sends are idempotent (dispatch claims, dead letters keyed by
+ * origin), so a bounded retry that fails fast beats the idempotent producer's unbounded one.
  */
 @Injectable()
-export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
-  private readonly producer: Producer;
+export class EventPublisher implements MessageSender, OnModuleInit, OnApplicationShutdown {
+  protected producer: Producer;
 
-  constructor(@Inject(KAFKA_CLIENT) kafka: Kafka) {
-    this.producer = kafka.producer({
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
+  constructor(@Inject(KAFKA_CLIENT) protected readonly kafka: Kafka) {
+    this.producer = this.createProducer();
+  }
+
+  protected createProducer(): Producer {
+    return this.kafka.producer(BASE);
   }
 
   async onModuleInit(): Promise<void> {
@@ -36,5 +47,56 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.producer.disconnect();
+  }
+}
+
+/** Broker answers meaning it no longer knows this producer's id or sequence: only a new id helps. */
+const LOST_PRODUCER_STATE = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+]);
+
+/**
+ * A producer whose sends the broker deduplicates: each message batch carries the producer's id and a
+ * per-partition sequence, and a batch the broker already appended is acknowledged, not appended
+ * again. That covers kafkajs's own retries (a produce request that failed for one partition is sent
+ * again for all of them), and a caller that sends the very same messages again after a failed send
+ * (kafkajs rolls the sequences back on failure). Retries stay bounded so that a caller is not held
+ * for the whole of an outage: it then re-sends the same messages, in the same order.
+ *
+ * Should the broker lose this producer's state (it forgets idle producer ids after a day) or the
+ * caller send something else after a failure, the broker refuses the sequence: `replaceProducer` then starts
+ * over with a new producer id, and only a batch the broker had appended under the old one can be
+ * appended a second time.
+ */
+@Injectable()
+export class IdempotentPublisher extends EventPublisher {
+  private readonly logger = new Logger(IdempotentPublisher.name);
+
+  protected override createProducer(): Producer {
+    // kafkajs warns that bounded retries "may invalidate" the guarantee: not for a caller that
+    // re-sends the same batch after a failure, which is the contract of this class.
+    return this.kafka.producer({ ...BASE, idempotent: true, retry: { retries: 5 } });
+  }
+
+  /** Whether `error` says the broker lost this producer's state, so that only `replaceProducer` helps. */
+  static lostProducerState(error: unknown): boolean {
+    for (
+      let e = error;
+      e instanceof Error;
+      e = (e as KafkaJSError & { originalError?: unknown }).originalError
+    )
+      if (LOST_PRODUCER_STATE.has((e as { type?: string }).type ?? '')) return true;
+    return false;
+  }
+
+  /** Replaces the producer with one under a new producer id. */
+  async replaceProducer(): Promise<void> {
+    const old = this.producer;
+    this.producer = this.createProducer();
+    await old.disconnect().catch(() => undefined);
+    await this.producer.connect();
+    this.logger.warn('started over with a new producer id');
   }
 }

@@ -1,9 +1,13 @@
 import { Client } from 'pg';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-schema';
+import { OutboxRelayLease1764400000000 } from './migrations/1764400000000-outbox-relay-lease';
 
 /** Migrations are listed explicitly (no globs) so the built and the test runs see the same set. */
-export const MIGRATIONS = [InitialSchema1764300000000];
+export const MIGRATIONS = [InitialSchema1764300000000, OutboxRelayLease1764400000000];
+
+/** How long a session may sit idle inside a transaction before the server ends it. */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 15_000;
 
 export function dataSourceOptions(databaseUrl: string, poolSize = 10): DataSourceOptions {
   return {
@@ -15,7 +19,15 @@ export function dataSourceOptions(databaseUrl: string, poolSize = 10): DataSourc
     migrationsTransactionMode: 'each',
     synchronize: false,
     installExtensions: false,
-    extra: { max: poolSize, application_name: 'valuation-pipeline' },
+    extra: {
+      max: poolSize,
+      application_name: 'valuation-pipeline',
+      // A process frozen inside a transaction (a long GC pause, a stalled VM, SIGSTOP) would otherwise
+      // hold its rows' locks until it wakes up or dies: the server ends such a session instead. No
+      // transaction of ours waits on anything but the database, except the outbox relay's Kafka send,
+      // whose events stay leased when it loses its session (OutboxRepository).
+      options: `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
+    },
   };
 }
 

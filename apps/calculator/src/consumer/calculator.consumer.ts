@@ -52,6 +52,14 @@ export class CalculatorConsumer implements OnApplicationBootstrap, BeforeApplica
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    // kafkajs restarts the consumer after a retriable crash; after any other it stops consuming for
+    // good while the process and its health checks carry on, and its partitions stall unnoticed.
+    // Exit instead: the orchestrator restarts the calculator, and the group hands its partitions on.
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart) return;
+      this.logger.fatal(`consumer stopped for good (${payload.error.message}): exiting to be restarted`);
+      process.exit(1);
+    });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.handlers.keys()], fromBeginning: true });
     await this.consumer.run({
@@ -74,9 +82,17 @@ export class CalculatorConsumer implements OnApplicationBootstrap, BeforeApplica
       await handler.handle({ topic: batch.topic, partition: batch.partition, messages });
       const last = messages[messages.length - 1].offset;
       payload.resolveOffset(last);
-      await this.consumer.commitOffsets([
-        { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-      ]);
+      // Through the batch payload, not consumer.commitOffsets: once SIGTERM has stopped the consumer,
+      // kafkajs turns consumer.commitOffsets into a silent no-op, and the chunk finished during
+      // shutdown would be delivered again to the next owner of the partition.
+      await payload.commitOffsetsIfNecessary({
+        topics: [
+          {
+            topic: batch.topic,
+            partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }],
+          },
+        ],
+      });
       this.outbox.wake();
       await payload.heartbeat();
     }
@@ -84,7 +100,11 @@ export class CalculatorConsumer implements OnApplicationBootstrap, BeforeApplica
 
   /** SIGTERM: finish the chunk in flight, commit it, leave the group; then the outbox drains. */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.consumer.disconnect();
-    this.logger.log('left the consumer group');
+    try {
+      await this.consumer.disconnect();
+      this.logger.log('left the consumer group');
+    } finally {
+      await this.outbox.drainAndStop();
+    }
   }
 }

@@ -21,6 +21,12 @@ export interface CycleLimits {
   /** Claim-and-publish rounds per cycle (each at most one batch). */
   dispatchRounds: number;
   /**
+   * A dispatch publish not acknowledged by then is given up and its claims released. With the broker
+   * down, kafkajs retries a send (and the connection under it) for the best part of a minute, which
+   * would freeze the whole cycle, recovery and gauges included, on one batch.
+   */
+  dispatchPublishTimeoutMs: number;
+  /**
    * Counting COMPLETE/SKIPPED_* jobs reads most of the table, so those gauges are refreshed every
    * this many cycles (about every 30 s); the small statuses and the alerting gauges every cycle.
    */
@@ -41,6 +47,7 @@ export function cycleLimitsFor(s: SchedulerSettings): CycleLimits {
     fanOutRows: b * 10,
     watermarkKeys: b * 4,
     dispatchRounds: Math.min(20, Math.max(1, Math.ceil(s.maxInFlight / b))),
+    dispatchPublishTimeoutMs: 10_000,
     settledCountsEveryCycles: Math.max(1, Math.round(30_000 / s.pollIntervalMs)),
   };
 }

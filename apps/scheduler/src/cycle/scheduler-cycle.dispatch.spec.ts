@@ -210,4 +210,23 @@ describe('SchedulerCycleService: dispatch and gauges', () => {
       await failing.close();
     }
   });
+
+  it('gives up a publish the broker does not acknowledge in time, and releases its claims', async () => {
+    const hanging = await startScheduler(config, {
+      limits: { dispatchPublishTimeoutMs: 200 },
+      customize: (b) =>
+        b.overrideProvider(EventPublisher).useValue({ publish: () => new Promise<void>(() => undefined) }),
+    });
+    try {
+      for (let d = 1; d <= 2; d++) await seed.job(db, 'P1', 'S1', `2025-01-0${d}`);
+
+      await expect(hanging.get(SchedulerCycleService).dispatch()).rejects.toThrow(
+        'publishing 2 jobs failed, 2 claims released: the broker did not answer within 200 ms',
+      );
+      const { rows } = await db.query(`SELECT DISTINCT status, claim_token FROM portfolio_valuation_jobs`);
+      expect(rows).toEqual([{ status: 'PENDING', claim_token: null }]);
+    } finally {
+      await hanging.close();
+    }
+  });
 });

@@ -97,6 +97,28 @@ describe('SchedulerCycleService: recover and supersede', () => {
     expect(await job(id)).toMatchObject({ status: 'PROCESSING', attempt_count: 0 });
   });
 
+  it('skips an expired claim whose worker is writing it right now, and recovers the others', async () => {
+    const writing = await seed.job(db, 'P1', 'S1', '2025-01-02');
+    const abandoned = await seed.job(db, 'P1', 'S1', '2025-01-03');
+    await claim(writing, 0, -1);
+    await claim(abandoned, 0, -1);
+    // A calculator frozen (or slow) between its write and its commit holds the row's lock.
+    const worker = await connectTestDb();
+    try {
+      await worker.query('BEGIN');
+      await worker.query(`UPDATE portfolio_valuation_jobs SET updated_at = now() WHERE id = $1`, [writing]);
+
+      await expect(cycle.recoverExpiredClaims()).resolves.toBe(1);
+      expect(await job(abandoned)).toMatchObject({ status: 'PENDING', attempt_count: 1 });
+    } finally {
+      await worker.query('ROLLBACK');
+      await worker.end();
+    }
+    // Once the worker is gone without finishing, the claim is recovered like any other.
+    await expect(cycle.recoverExpiredClaims()).resolves.toBe(1);
+    expect(await job(writing)).toMatchObject({ status: 'PENDING', attempt_count: 1 });
+  });
+
   it('recovers at most the configured rows per cycle', async () => {
     for (let d = 1; d <= 5; d++) await claim(await seed.job(db, 'P1', 'S1', `2025-01-0${d}`), 0, -1);
     await expect(cycle.recoverExpiredClaims()).resolves.toBe(2);

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { EventPublisher, type OutgoingMessage } from '@app/messaging';
+import { withTimeout } from '@app/observability';
 import {
   BackfillRepository,
   BusinessCalendarRepository,
@@ -162,8 +163,10 @@ export class SchedulerCycleService {
 
   /**
    * Claims due jobs and publishes them, in rounds of at most one batch and never above the in-flight
-   * cap. A batch whose publish failed is released at once (due again, no attempt counted) and the
-   * step stops: the broker is unlikely to accept the next round either.
+   * cap. A batch whose publish failed, or was not acknowledged in time, is released at once (due
+   * again, no attempt counted) and the step stops: the broker is unlikely to accept the next round
+   * either. A send that still completes after the timeout only delivers claims that were released,
+   * which the calculator ignores (lost_claim).
    */
   async dispatch(): Promise<number> {
     const { batchSize, maxInFlight, claimLeaseSeconds } = this.config.scheduler;
@@ -174,7 +177,11 @@ export class SchedulerCycleService {
       const batch = await this.claims.claimDueJobs(want, claimLeaseSeconds);
       if (batch.length === 0) break;
       try {
-        await this.publisher.publish(this.config.kafka.topics.valuationRequired, batch.map(toMessage));
+        await withTimeout(
+          this.publisher.publish(this.config.kafka.topics.valuationRequired, batch.map(toMessage)),
+          this.limits.dispatchPublishTimeoutMs,
+          'the broker',
+        );
       } catch (error) {
         const released = await this.claims.releaseClaims(batch);
         throw new Error(

@@ -13,8 +13,16 @@ import { PERSISTENCE_OPTIONS, type PersistenceOptions } from '../persistence.opt
 import { loadValuationInputs, type LoadedJob } from './valuation-inputs.query';
 import { writeFinishedAttempts, type FinishedAttempt } from './job-outcome.writer';
 
+/**
+ * A request's identity within a batch: the job key and the claim it carries. The claim is part of it
+ * because a stale copy (an expired or released claim) often shares a batch with the job's current
+ * claim; deduplicating on the key alone kept whichever came first, so a stale copy ahead of the
+ * current one hid it, and the job sat PROCESSING until its lease expired. At most one of the copies
+ * can hold the job (one token per row; a claimless one only while the job is PENDING), so each job
+ * is still attempted at most once per batch.
+ */
 const keyOf = (r: ValuationRequest) =>
-  `${r.key.portfolioId}\u0000${r.key.securityId}\u0000${r.key.valuationDate}\u0000${r.key.epoch}`;
+  [r.key.portfolioId, r.key.securityId, r.key.valuationDate, r.key.epoch, r.claimToken ?? ''].join('\u0000');
 
 /** Whether this request may act on the job as found: it holds the claim, or it is claimless and the job is due. */
 function holdsJob(request: ValuationRequest, job: LoadedJob): boolean {
@@ -35,7 +43,7 @@ export class ValuationBatchRunner {
   ) {}
 
   async run(requests: readonly ValuationRequest[], policy: JobFailurePolicy): Promise<AttemptResult[]> {
-    // A job delivered twice in one batch is attempted once; the copies lose the claim.
+    // A message delivered twice in one batch is attempted once; the copies lose the claim.
     const seen = new Set<string>();
     const unique = requests.filter((r) => !seen.has(keyOf(r)) && seen.add(keyOf(r)));
     const results = new Map<ValuationRequest, AttemptResult>();

@@ -199,6 +199,23 @@ describe.each(['retrying', 'legacy'] as const)('ValuationJobRepository contract 
     expect(await outboxCount(db)).toBe(1);
   });
 
+  it('finishes a job under its current claim when a stale copy comes first in the same batch', async () => {
+    await seed.job(db, 'P1', 'USSEC', '2024-01-02');
+    const [stale] = await claims.claimDueJobs(10, 300);
+    // Released (its publish timed out) or recovered, then re-issued: both copies reach one batch.
+    await db.query(`UPDATE portfolio_valuation_jobs SET status = 'PENDING', claim_token = NULL`);
+    const [current] = await claims.claimDueJobs(10, 300);
+
+    const results = await repo.valueBatch([
+      request('USSEC', '2024-01-02', stale.claimToken),
+      request('USSEC', '2024-01-02', current.claimToken),
+      request('USSEC', '2024-01-02', current.claimToken),
+    ]);
+    expect(results.map((r) => r.outcome)).toEqual(['lost_claim', 'complete', 'lost_claim']);
+    expect(await job(db, 'USSEC', '2024-01-02')).toMatchObject({ status: 'COMPLETE', claim_token: null });
+    expect(await outboxCount(db)).toBe(1);
+  });
+
   it('does not let a claimless request take a job that is backing off or claimed', async () => {
     await seed.job(db, 'P1', 'USSEC', '2024-01-02');
     await seed.job(db, 'P1', 'USSEC', '2024-01-03');
