@@ -17,6 +17,8 @@ module.exports = {
   rootDir: '.',
   roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test'],
   testMatch: ['**/*.spec.ts'],
+  // The fault suite has its own config and runner (npm run test:faults).
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/faults/'],
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: {
     '^@app/(valuation|persistence|config|messaging|observability)$': '<rootDir>/libs/$1/src/index.ts',

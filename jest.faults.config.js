@@ -1,0 +1,20 @@
+/**
+ * The fault-injection suite (`npm run test:faults`): the built apps as separate OS processes against the
+ * real PostgreSQL and the real broker, one scenario at a time (--runInBand: scenarios restart shared
+ * infrastructure, so they must never overlap).
+ */
+const base = require('./jest.config');
+
+module.exports = {
+  testEnvironment: 'node',
+  rootDir: '.',
+  roots: ['<rootDir>/test/faults'],
+  testMatch: ['**/*.fault.spec.ts'],
+  transform: base.transform,
+  moduleNameMapper: base.moduleNameMapper,
+  globalSetup: '<rootDir>/test/faults/global-setup.ts',
+  globalTeardown: '<rootDir>/test/faults/global-teardown.ts',
+  setupFiles: ['<rootDir>/test/faults/setup-env.ts'],
+  testTimeout: 180000,
+  maxWorkers: 1,
+};
