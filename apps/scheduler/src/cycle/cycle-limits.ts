@@ -27,10 +27,11 @@ export interface CycleLimits {
    */
   dispatchPublishTimeoutMs: number;
   /**
-   * Counting COMPLETE/SKIPPED_* jobs reads most of the table, so those gauges are refreshed every
-   * this many cycles (about every 30 s); the small statuses and the alerting gauges every cycle.
+   * Counting COMPLETE/SKIPPED_* jobs reads most of the table, so those gauges are refreshed at most
+   * this often (cycles follow each other faster while a backlog is dispatched); the small statuses
+   * and the alerting gauges every cycle.
    */
-  settledCountsEveryCycles: number;
+  settledCountsEveryMs: number;
 }
 
 export const CYCLE_LIMITS = Symbol('CYCLE_LIMITS');
@@ -48,6 +49,6 @@ export function cycleLimitsFor(s: SchedulerSettings): CycleLimits {
     watermarkKeys: b * 4,
     dispatchRounds: Math.min(20, Math.max(1, Math.ceil(s.maxInFlight / b))),
     dispatchPublishTimeoutMs: 10_000,
-    settledCountsEveryCycles: Math.max(1, Math.round(30_000 / s.pollIntervalMs)),
+    settledCountsEveryMs: 30_000,
   };
 }

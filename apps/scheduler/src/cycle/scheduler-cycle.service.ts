@@ -43,6 +43,9 @@ const STEPS = [
 ] as const;
 type StepName = (typeof STEPS)[number];
 
+/** What each step of a cycle returned (absent: the step failed or did not run). */
+export type CycleReport = { [S in StepName]?: Awaited<ReturnType<SchedulerCycleService[S]>> };
+
 /**
  * The scheduler's cycle (contract §5), one method per step. Every step is bounded by CycleLimits
  * and resumes where the previous cycle stopped, so a cycle stays short however much work is queued.
@@ -54,7 +57,7 @@ export class SchedulerCycleService {
   // Rotating cursors: in memory on purpose, a new leader simply starts a fresh round.
   private backfillCursor: PositionKey | null = null;
   private watermarkCursor: PositionKey | null = null;
-  private cyclesSinceSettledCounts = Number.POSITIVE_INFINITY;
+  private settledCountsAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly config: AppConfig,
@@ -75,7 +78,7 @@ export class SchedulerCycleService {
    * lock stops at once. A failing step is logged and the others still run: a broker outage must not
    * stop recovery, and a slow fan-out must not stop dispatch.
    */
-  async runCycle(stillLeader: () => boolean): Promise<Partial<Record<StepName, unknown>>> {
+  async runCycle(stillLeader: () => boolean): Promise<CycleReport> {
     const report: Partial<Record<StepName, unknown>> = {};
     for (const step of STEPS) {
       if (!stillLeader()) break;
@@ -86,7 +89,7 @@ export class SchedulerCycleService {
       }
     }
     this.logger.debug(`cycle ${JSON.stringify(report)}`);
-    return report;
+    return report as CycleReport;
   }
 
   /** PROCESSING jobs whose lease ran out count a failed attempt: PENDING after backoff, or FAILED. */
@@ -197,12 +200,12 @@ export class SchedulerCycleService {
     return dispatched;
   }
 
-  /** The alerting gauges every cycle; the counts of settled statuses every few cycles. */
+  /** The alerting gauges every cycle; the counts of settled statuses every half minute or so. */
   async refreshGauges(): Promise<void> {
     this.metrics.activeJobs(await this.stats.activeStats(this.config.scheduler.alertAttemptThreshold));
-    if (++this.cyclesSinceSettledCounts >= this.limits.settledCountsEveryCycles) {
+    if (Date.now() - this.settledCountsAt >= this.limits.settledCountsEveryMs) {
       this.metrics.settledJobs(await this.stats.settledCounts());
-      this.cyclesSinceSettledCounts = 0;
+      this.settledCountsAt = Date.now();
     }
   }
 }

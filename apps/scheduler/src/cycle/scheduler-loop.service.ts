@@ -11,6 +11,12 @@ export interface LoopOptions {
 }
 
 const TIMEOUT_NAME = 'valuation-scheduler-cycle';
+/**
+ * The pause after a cycle whose dispatch filled at least one whole batch: due jobs are probably still
+ * waiting, and a backlog drained one in-flight window per poll interval (2 s by default) would leave
+ * the calculators idle most of the time. Never longer than the poll interval.
+ */
+export const BUSY_INTERVAL_MS = 250;
 /** How long shutdown waits for a running cycle before closing the connections under it. */
 const STOP_WAIT_MS = 5000;
 
@@ -18,7 +24,8 @@ const STOP_WAIT_MS = 5000;
  * Drives the cycle with a self-rescheduling timeout (registered with @nestjs/schedule's registry):
  * the next tick is armed only after the previous one finished, so cycles never overlap however long
  * one takes. Every tick a standby tries to become leader and a leader confirms its lock; only the
- * leader runs the steps.
+ * leader runs the steps. The next tick comes after the poll interval, or sooner while a backlog is
+ * being dispatched (BUSY_INTERVAL_MS).
  */
 @Injectable()
 export class SchedulerLoopService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -57,20 +64,25 @@ export class SchedulerLoopService implements OnApplicationBootstrap, OnModuleDes
     if (this.stopped) return;
     const timeout = setTimeout(() => {
       this.registry.deleteTimeout(TIMEOUT_NAME);
-      this.running = this.tick().finally(() => {
+      const { pollIntervalMs } = this.config.scheduler;
+      // tick() never rejects: a failed cycle is logged and the next one armed all the same.
+      this.running = this.tick().then((busy) => {
         this.running = null;
-        this.arm(this.config.scheduler.pollIntervalMs);
+        this.arm(busy ? Math.min(pollIntervalMs, BUSY_INTERVAL_MS) : pollIntervalMs);
       });
     }, delayMs);
     this.registry.addTimeout(TIMEOUT_NAME, timeout);
   }
 
-  private async tick(): Promise<void> {
+  /** Runs one tick; true when its dispatch filled a whole batch (more due jobs are likely waiting). */
+  private async tick(): Promise<boolean> {
     try {
-      if (!(await this.election.poll()) || this.stopped) return;
-      await this.cycle.runCycle(() => this.election.isLeader && !this.stopped);
+      if (!(await this.election.poll()) || this.stopped) return false;
+      const report = await this.cycle.runCycle(() => this.election.isLeader && !this.stopped);
+      return (report.dispatch ?? 0) >= this.config.scheduler.batchSize;
     } catch (error) {
       this.logger.error(`scheduler cycle failed: ${error instanceof Error ? error.message : String(error)}`);
+      return false;
     }
   }
 }
