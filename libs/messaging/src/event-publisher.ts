@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { Kafka, KafkaJSError, Partitioners, Producer, ProducerConfig } from 'kafkajs';
+import { Kafka, Partitioners, Producer, ProducerConfig } from 'kafkajs';
 import { KAFKA_CLIENT } from './messaging.tokens';
 
 export interface OutgoingMessage {
@@ -73,6 +73,7 @@ const LOST_PRODUCER_STATE = new Set([
 @Injectable()
 export class IdempotentPublisher extends EventPublisher {
   private readonly logger = new Logger(IdempotentPublisher.name);
+  private connectFirst = false;
 
   protected override createProducer(): Producer {
     // kafkajs warns that bounded retries "may invalidate" the guarantee: not for a caller that
@@ -80,23 +81,30 @@ export class IdempotentPublisher extends EventPublisher {
     return this.kafka.producer({ ...BASE, idempotent: true, retry: { retries: 5 } });
   }
 
-  /** Whether `error` says the broker lost this producer's state, so that only `replaceProducer` helps. */
+  /** Whether `error` (or what it wraps) says the broker lost this producer's state. */
   static lostProducerState(error: unknown): boolean {
-    for (
-      let e = error;
-      e instanceof Error;
-      e = (e as KafkaJSError & { originalError?: unknown }).originalError
-    )
+    for (let e: unknown = error, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++)
       if (LOST_PRODUCER_STATE.has((e as { type?: string }).type ?? '')) return true;
     return false;
   }
 
-  /** Replaces the producer with one under a new producer id. */
+  override async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    if (this.connectFirst) {
+      await this.producer.connect();
+      this.connectFirst = false;
+    }
+    await super.publish(topic, messages);
+  }
+
+  /**
+   * Replaces the producer with one under a new producer id. It connects on the next publish, so a
+   * broker that is down now costs that publish, not the producer.
+   */
   async replaceProducer(): Promise<void> {
     const old = this.producer;
     this.producer = this.createProducer();
+    this.connectFirst = true;
     await old.disconnect().catch(() => undefined);
-    await this.producer.connect();
     this.logger.warn('started over with a new producer id');
   }
 }
