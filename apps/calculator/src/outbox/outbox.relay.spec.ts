@@ -70,6 +70,9 @@ describe('OutboxRelay (real database)', () => {
   const relayWith = async (publisher: RecordingPublisher) =>
     new OutboxRelay(await repository(), publisher as unknown as IdempotentPublisher);
 
+  const unpublished = async () =>
+    (await db.query(`SELECT count(*)::int AS n FROM valuation_outbox WHERE published_at IS NULL`)).rows[0].n;
+
   /** Events with payload ids `from` … `from + n - 1`. */
   const addEvents = (n: number, from = 1) =>
     db.query(
@@ -98,10 +101,7 @@ describe('OutboxRelay (real database)', () => {
     await expect(relay.relayOnce()).resolves.toBe(3);
     await expect(relay.relayOnce()).resolves.toBe(0);
     expect(publisher.sent).toHaveLength(3);
-    const { rows } = await db.query(
-      `SELECT count(*)::int AS n FROM valuation_outbox WHERE published_at IS NULL`,
-    );
-    expect(rows[0].n).toBe(0);
+    expect(await unpublished()).toBe(0);
   });
 
   it('does not send an event twice when the database fails between the broker ack and the mark', async () => {
@@ -123,10 +123,7 @@ describe('OutboxRelay (real database)', () => {
     await relay.relayOnce();
     expect(first.sent).toHaveLength(3);
     expect(other.sent).toHaveLength(0);
-    const { rows } = await db.query(
-      `SELECT count(*)::int AS n FROM valuation_outbox WHERE published_at IS NULL`,
-    );
-    expect(rows[0].n).toBe(0);
+    expect(await unpublished()).toBe(0);
   });
 
   it('keeps other relays off the events a relay is sending, even past its lease', async () => {
