@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { Client, Pool } from 'pg';
+import { Pool } from 'pg';
 import { type AppName, ManagedProcess, metricValue, REPO_ROOT } from '../../../scripts/lib/managed-process';
+import { copyDatabase } from '../../../scripts/lib/infra';
 import { seedDataset, type DatasetSpec, type SeededDataset } from './dataset';
 import {
   collectInvariants,
@@ -19,7 +20,7 @@ export const FAULTS_DATABASE_URL =
   process.env.FAULTS_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/valuation_faults_test';
 export const FAULTS_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 /** Migrated once by the global setup; every scenario starts from a copy of it. */
-export const TEMPLATE_DATABASE = `${new URL(FAULTS_DATABASE_URL).pathname.slice(1)}_template`;
+const TEMPLATE_DATABASE = `${new URL(FAULTS_DATABASE_URL).pathname.slice(1)}_template`;
 
 /** Defaults for every process of a scenario; a scenario overrides what its fault needs. */
 const PROCESS_DEFAULTS: Record<string, string> = {
@@ -45,21 +46,6 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** Drops the scenario database (whoever is still connected) and recreates it from the template. */
-async function recreateDatabase(): Promise<void> {
-  const admin = new URL(FAULTS_DATABASE_URL);
-  const name = admin.pathname.slice(1);
-  admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await client.query(`CREATE DATABASE "${name}" TEMPLATE "${TEMPLATE_DATABASE}"`);
-  } finally {
-    await client.end();
-  }
 }
 
 /**
@@ -106,7 +92,7 @@ export class FaultScenario {
   }
 
   static async open(title: string, env: Record<string, string> = {}): Promise<FaultScenario> {
-    await recreateDatabase();
+    await copyDatabase(FAULTS_DATABASE_URL, TEMPLATE_DATABASE);
     return new FaultScenario(title, env);
   }
 
