@@ -92,6 +92,13 @@ describe('loadConfig', () => {
         'CALCULATOR_HTTP_PORT',
         'SCHEDULER_HTTP_PORT',
         'LOG_LEVEL',
+        // contract §10 and the settings of issue 10
+        'DATABASE_STATEMENT_TIMEOUT_MS',
+        'DATABASE_LOCK_TIMEOUT_MS',
+        'KAFKA_TOPIC_REPLICATION_FACTOR',
+        'VALUATION_LEADER_LEASE_SECONDS',
+        'VALUATION_RETENTION_HOURS',
+        'CALCULATOR_STALL_SECONDS',
         'KAFKA_TOPIC_PARTITIONS',
         'KAFKA_TOPIC_VALUATION_REQUIRED',
         'KAFKA_TOPIC_MARKET_PRICE_PERSISTED',

@@ -13,6 +13,8 @@ export interface KafkaSettings {
   clientId: string;
   consumerGroup: string;
   topicPartitions: number;
+  /** Replicas of the topics the processes create; `min.insync.replicas` is min(2, this). */
+  topicReplicationFactor: number;
   topics: KafkaTopics;
 }
 
@@ -28,8 +30,24 @@ export interface SchedulerSettings {
   batchSize: number;
   maxInFlight: number;
   claimLeaseSeconds: number;
+  /** A leader that has not renewed its lease for this long is replaced, even if its process lives on. */
+  leaderLeaseSeconds: number;
+  /** Published outbox events and finished fan-out triggers are deleted this long after they are done. */
+  retentionHours: number;
   businessCalendarCode: string;
   alertAttemptThreshold: number;
+}
+
+export interface DatabaseSettings {
+  /** Every statement of the apps is cancelled by the server after this long. */
+  statementTimeoutMs: number;
+  /** A statement waiting this long for a lock fails instead of waiting on. */
+  lockTimeoutMs: number;
+}
+
+export interface CalculatorSettings {
+  /** A partition that has not advanced for this long (its chunk failing again and again) is reported stalled. */
+  stallSeconds: number;
 }
 
 /** The one typed configuration object of a process, validated once at boot. */
@@ -43,6 +61,8 @@ export class AppConfig {
     readonly scheduler: SchedulerSettings,
     readonly httpPort: number,
     readonly logLevel: LogLevel,
+    readonly database: DatabaseSettings,
+    readonly calculator: CalculatorSettings,
   ) {}
 }
 
@@ -82,6 +102,7 @@ export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): 
       clientId: e.KAFKA_CLIENT_ID || `valuation-${app}`,
       consumerGroup: e.KAFKA_CONSUMER_GROUP,
       topicPartitions: e.KAFKA_TOPIC_PARTITIONS,
+      topicReplicationFactor: e.KAFKA_TOPIC_REPLICATION_FACTOR,
       topics: {
         valuationRequired: e.KAFKA_TOPIC_VALUATION_REQUIRED,
         marketPricePersisted: e.KAFKA_TOPIC_MARKET_PRICE_PERSISTED,
@@ -102,11 +123,15 @@ export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): 
       batchSize: e.VALUATION_SCHEDULER_BATCH_SIZE,
       maxInFlight: e.VALUATION_SCHEDULER_MAX_IN_FLIGHT,
       claimLeaseSeconds: e.VALUATION_CLAIM_LEASE_SECONDS,
+      leaderLeaseSeconds: e.VALUATION_LEADER_LEASE_SECONDS,
+      retentionHours: e.VALUATION_RETENTION_HOURS,
       businessCalendarCode: e.BUSINESS_CALENDAR_CODE,
       alertAttemptThreshold: e.VALUATION_ALERT_ATTEMPT_THRESHOLD,
     },
     app === 'calculator' ? e.CALCULATOR_HTTP_PORT : e.SCHEDULER_HTTP_PORT,
     e.LOG_LEVEL,
+    { statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS, lockTimeoutMs: e.DATABASE_LOCK_TIMEOUT_MS },
+    { stallSeconds: e.CALCULATOR_STALL_SECONDS },
   );
 }
 

@@ -37,10 +37,13 @@ const brokers = z
  */
 export const ENV_DEFAULTS = {
   DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/valuation',
+  DATABASE_STATEMENT_TIMEOUT_MS: '30000',
+  DATABASE_LOCK_TIMEOUT_MS: '5000',
   KAFKA_BROKERS: '127.0.0.1:9092',
   KAFKA_CLIENT_ID: '',
   KAFKA_CONSUMER_GROUP: 'valuation-calculator',
   KAFKA_TOPIC_PARTITIONS: '6',
+  KAFKA_TOPIC_REPLICATION_FACTOR: '1',
   KAFKA_TOPIC_VALUATION_REQUIRED: 'valuation_required',
   KAFKA_TOPIC_MARKET_PRICE_PERSISTED: 'market_price_persisted',
   KAFKA_TOPIC_FX_RATE_PERSISTED: 'fx_rate_persisted',
@@ -56,8 +59,11 @@ export const ENV_DEFAULTS = {
   VALUATION_SCHEDULER_BATCH_SIZE: '500',
   VALUATION_SCHEDULER_MAX_IN_FLIGHT: '5000',
   VALUATION_CLAIM_LEASE_SECONDS: '300',
+  VALUATION_LEADER_LEASE_SECONDS: '15',
+  VALUATION_RETENTION_HOURS: '24',
   BUSINESS_CALENDAR_CODE: 'GLOBAL',
   CALCULATOR_HTTP_PORT: '8084',
+  CALCULATOR_STALL_SECONDS: '60',
   SCHEDULER_HTTP_PORT: '8087',
   LOG_LEVEL: 'info',
 } as const;
@@ -66,10 +72,13 @@ export type EnvName = keyof typeof ENV_DEFAULTS;
 
 export const envSchema = z.object({
   DATABASE_URL: databaseUrl,
+  DATABASE_STATEMENT_TIMEOUT_MS: int(100, 3_600_000),
+  DATABASE_LOCK_TIMEOUT_MS: int(100, 3_600_000),
   KAFKA_BROKERS: brokers,
   KAFKA_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._-]*$/, 'must be letters, digits, dot, dash or underscore'),
   KAFKA_CONSUMER_GROUP: z.string().min(1),
   KAFKA_TOPIC_PARTITIONS: int(1, 1000),
+  KAFKA_TOPIC_REPLICATION_FACTOR: int(1, 32),
   KAFKA_TOPIC_VALUATION_REQUIRED: topicName,
   KAFKA_TOPIC_MARKET_PRICE_PERSISTED: topicName,
   KAFKA_TOPIC_FX_RATE_PERSISTED: topicName,
@@ -85,8 +94,11 @@ export const envSchema = z.object({
   VALUATION_SCHEDULER_BATCH_SIZE: int(1, 100_000),
   VALUATION_SCHEDULER_MAX_IN_FLIGHT: int(1, 10_000_000),
   VALUATION_CLAIM_LEASE_SECONDS: int(1, 86_400),
+  VALUATION_LEADER_LEASE_SECONDS: int(2, 3600),
+  VALUATION_RETENTION_HOURS: int(1, 8760),
   BUSINESS_CALENDAR_CODE: z.string().min(1),
   CALCULATOR_HTTP_PORT: int(0, 65535),
+  CALCULATOR_STALL_SECONDS: int(1, 86_400),
   SCHEDULER_HTTP_PORT: int(0, 65535),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug', 'verbose'], {
     error: "must be one of 'error', 'warn', 'info', 'debug', 'verbose'",
