@@ -1,16 +1,6 @@
 import { z } from 'zod';
+import { identifier, isoDate, positiveAmount, storableText } from './storable';
 
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
-
-const isoDate = z
-  .string()
-  .regex(ISO_DATE, 'must be a date YYYY-MM-DD')
-  .refine((s) => {
-    const d = new Date(`${s}T00:00:00Z`);
-    return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
-  }, 'must be a real calendar date');
-
-const identifier = z.string().min(1, 'must not be empty').max(200, 'is too long');
 const currency = z.string().regex(/^[A-Z]{3}$/, 'must be three upper-case letters');
 /** A whole number; producers that serialise it as a numeric string ("3") are accepted too. */
 const epoch = z
@@ -22,20 +12,18 @@ const epoch = z
       .transform(Number),
   ])
   .pipe(z.number().int('must be a whole number').min(0, 'must not be negative').max(2_147_483_647));
-const decimalString = z
-  .union([z.string(), z.number()])
-  .transform((v) => String(v).trim())
-  .refine((v) => /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(v), 'must be a decimal number');
-
 /** `valuation_required`: the key of a job, and the claim when the scheduler dispatched it. */
 export const valuationRequiredSchema = z.object({
   portfolio_id: identifier,
   security_id: identifier,
   valuation_date: isoDate,
   epoch,
-  correlation_id: z.string().max(200).nullish(),
+  correlation_id: storableText(200).nullish(),
   job_id: z
-    .union([z.string().regex(/^\d+$/), z.number().int().positive()])
+    .union([
+      z.string().regex(/^[1-9]\d{0,17}$/, 'must be a positive whole number'),
+      z.number().int().positive(),
+    ])
     .transform(String)
     .optional(),
   claim_token: z.uuid('must be a UUID').optional(),
@@ -45,7 +33,7 @@ export type ValuationRequiredMessage = z.infer<typeof valuationRequiredSchema>;
 export const marketPricePersistedSchema = z.object({
   security_id: identifier,
   price_date: isoDate,
-  price: decimalString,
+  price: positiveAmount,
   currency,
 });
 export type MarketPricePersistedMessage = z.infer<typeof marketPricePersistedSchema>;
@@ -54,7 +42,7 @@ export const fxRatePersistedSchema = z.object({
   from_currency: currency,
   to_currency: currency,
   rate_date: isoDate,
-  rate: decimalString,
+  rate: positiveAmount,
 });
 export type FxRatePersistedMessage = z.infer<typeof fxRatePersistedSchema>;
 

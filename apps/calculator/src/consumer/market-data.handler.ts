@@ -8,7 +8,6 @@ import {
   parseMessage,
 } from '@app/messaging';
 import { ArrivalsRepository, FxArrival, PriceArrival } from '@app/persistence';
-import { parseAmount } from '@app/valuation';
 import { DeadLetterPublisher, Rejected } from './dead-letter.publisher';
 import type { BatchHandler, IncomingBatch } from './incoming-batch';
 
@@ -32,11 +31,9 @@ export class MarketDataHandler implements BatchHandler {
       try {
         if (topic === this.kafka.topics.marketPricePersisted) {
           const m = parseMessage(marketPricePersistedSchema, message.value);
-          positive(m.price, 'price');
           prices.push({ securityId: m.security_id, priceDate: m.price_date });
         } else {
           const m = parseMessage(fxRatePersistedSchema, message.value);
-          positive(m.rate, 'rate');
           rates.push({ fromCurrency: m.from_currency, toCurrency: m.to_currency, rateDate: m.rate_date });
         }
       } catch (error) {
@@ -47,14 +44,4 @@ export class MarketDataHandler implements BatchHandler {
     await this.arrivals.recordArrivals(prices, rates);
     await this.deadLetters.send(topic, partition, rejected);
   }
-}
-
-function positive(value: string, field: string): void {
-  let amount;
-  try {
-    amount = parseAmount(value);
-  } catch {
-    throw new InvalidMessageError(`${field}: must be a decimal number`);
-  }
-  if (amount.lte(0)) throw new InvalidMessageError(`${field}: must be positive`);
 }
