@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Waits until a Kafka broker answers an admin describeCluster request.
 //
-//   node scripts/kafka/wait-ready.js [brokers] [timeoutSeconds] [--pid=N]
+//   node scripts/kafka/wait-ready.js [brokers] [timeoutSeconds] [--pid=N[,M...]] [--expect-brokers=K]
 //
 // brokers: comma-separated host:port list (default: $KAFKA_BROKERS, else 127.0.0.1:9092).
 // timeoutSeconds: how long to keep retrying (default 60).
-// --pid=N: give up at once if process N exits (used by kafka.sh while the broker starts).
+// --pid=N,M: give up at once if any of these processes exits (used by kafka.sh while brokers start).
+// --expect-brokers=K: wait until the cluster has at least K registered brokers (default 1).
 // Exit code: 0 when the cluster answered, 1 on timeout or if the watched process died.
 'use strict';
 
@@ -13,6 +14,7 @@ const { Kafka, logLevel } = require('kafkajs');
 
 const args = process.argv.slice(2);
 const pidArg = args.find((a) => a.startsWith('--pid='));
+const expectArg = args.find((a) => a.startsWith('--expect-brokers='));
 const positional = args.filter((a) => !a.startsWith('--'));
 const brokersArg = positional.find((a) => !/^\d+(\.\d+)?$/.test(a));
 const timeoutArg = positional.find((a) => /^\d+(\.\d+)?$/.test(a));
@@ -22,7 +24,8 @@ const brokers = (brokersArg || process.env.KAFKA_BROKERS || '127.0.0.1:9092')
   .map((b) => b.trim())
   .filter(Boolean);
 const timeoutMs = Number(timeoutArg || 60) * 1000;
-const watchedPid = pidArg ? Number(pidArg.slice('--pid='.length)) : undefined;
+const watchedPids = pidArg ? pidArg.slice('--pid='.length).split(',').filter(Boolean).map(Number) : [];
+const expectedBrokers = expectArg ? Number(expectArg.slice('--expect-brokers='.length)) : 1;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -48,7 +51,11 @@ async function probe() {
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0 && cluster.controller !== null && cluster.controller !== undefined;
+    return (
+      cluster.brokers.length >= Math.max(1, expectedBrokers) &&
+      cluster.controller !== null &&
+      cluster.controller !== undefined
+    );
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
@@ -60,12 +67,13 @@ async function main() {
   for (;;) {
     try {
       if (await probe()) return 0;
-      lastError = 'cluster has no broker or controller yet';
+      lastError = `cluster has fewer than ${expectedBrokers} broker(s) or no controller yet`;
     } catch (err) {
       lastError = (err && err.message) || String(err);
     }
-    if (watchedPid !== undefined && !processAlive(watchedPid)) {
-      console.error(`wait-ready: process ${watchedPid} exited before ${brokers.join(',')} answered`);
+    const exited = watchedPids.find((pid) => !processAlive(pid));
+    if (exited !== undefined) {
+      console.error(`wait-ready: process ${exited} exited before ${brokers.join(',')} answered`);
       return 1;
     }
     if (Date.now() >= deadline) {
