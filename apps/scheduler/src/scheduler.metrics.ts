@@ -9,6 +9,10 @@ const OVER_THRESHOLD = 'valuation_jobs_over_attempt_threshold';
 const OLDEST_DUE = 'valuation_job_oldest_due_seconds';
 const DISPATCHED = 'valuation_jobs_dispatched_total';
 const LEADER = 'valuation_scheduler_leader';
+const PURGED = 'valuation_rows_purged_total';
+
+/** The tables the retention step purges (the label values of valuation_rows_purged_total). */
+export type PurgedTable = 'valuation_outbox' | 'valuation_triggers';
 
 export const SCHEDULER_METRIC_PROVIDERS = [
   makeGaugeProvider({ name: JOBS, help: 'Valuation jobs by status', labelNames: ['status'] }),
@@ -20,6 +24,11 @@ export const SCHEDULER_METRIC_PROVIDERS = [
   makeGaugeProvider({ name: OLDEST_DUE, help: 'Age in seconds of the oldest due PENDING job (0: none due)' }),
   makeCounterProvider({ name: DISPATCHED, help: 'Valuation jobs published to valuation_required' }),
   makeGaugeProvider({ name: LEADER, help: '1 on the active scheduler, 0 on a standby' }),
+  makeCounterProvider({
+    name: PURGED,
+    help: 'Rows deleted by the retention step (published outbox events, finished fan-out triggers)',
+    labelNames: ['table'],
+  }),
 ];
 
 /**
@@ -36,6 +45,7 @@ export class SchedulerMetrics {
     @InjectMetric(OLDEST_DUE) private readonly oldestDue: Gauge,
     @InjectMetric(DISPATCHED) private readonly dispatched: Counter,
     @InjectMetric(LEADER) private readonly leader: Gauge,
+    @InjectMetric(PURGED) private readonly purged: Counter<'table'>,
   ) {
     this.leader.set(0);
   }
@@ -47,6 +57,10 @@ export class SchedulerMetrics {
 
   jobsDispatched(count: number): void {
     this.dispatched.inc(count);
+  }
+
+  rowsPurged(table: PurgedTable, count: number): void {
+    this.purged.inc({ table }, count);
   }
 
   activeJobs(stats: ActiveJobStats): void {

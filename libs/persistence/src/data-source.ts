@@ -2,9 +2,14 @@ import { Client } from 'pg';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-schema';
 import { OutboxRelayLease1764400000000 } from './migrations/1764400000000-outbox-relay-lease';
+import { RetentionIndexes1764600000000 } from './migrations/1764600000000-retention-indexes';
 
 /** Migrations are listed explicitly (no globs) so the built and the test runs see the same set. */
-export const MIGRATIONS = [InitialSchema1764300000000, OutboxRelayLease1764400000000];
+export const MIGRATIONS = [
+  InitialSchema1764300000000,
+  OutboxRelayLease1764400000000,
+  RetentionIndexes1764600000000,
+];
 
 /** How long a session may sit idle inside a transaction before the server ends it. */
 export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 15_000;

@@ -21,6 +21,12 @@ export interface CycleLimits {
   /** Claim-and-publish rounds per cycle (each at most one batch). */
   dispatchRounds: number;
   /**
+   * Rows the retention step deletes per cycle from each table (published outbox events, finished
+   * triggers): enough to keep up with the pipeline's sustained rate, small enough that a first purge
+   * of a table that grew for months is spread over cycles in short statements.
+   */
+  purgeRows: number;
+  /**
    * A dispatch publish not acknowledged by then is given up and its claims released. With the broker
    * down, kafkajs retries a send (and the connection under it) for the best part of a minute, which
    * would freeze the whole cycle, recovery and gauges included, on one batch.
@@ -48,6 +54,7 @@ export function cycleLimitsFor(s: SchedulerSettings): CycleLimits {
     fanOutRows: b * 10,
     watermarkKeys: b * 4,
     dispatchRounds: Math.min(20, Math.max(1, Math.ceil(s.maxInFlight / b))),
+    purgeRows: b * 4,
     dispatchPublishTimeoutMs: 10_000,
     settledCountsEveryMs: 30_000,
   };

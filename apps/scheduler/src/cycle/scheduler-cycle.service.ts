@@ -12,6 +12,7 @@ import {
   JobRecoveryRepository,
   JobStatsRepository,
   type PositionKey,
+  RetentionRepository,
   WatermarkRepository,
 } from '@app/persistence';
 import { retryAfterFailure } from '@app/valuation';
@@ -32,6 +33,12 @@ export interface KeyPassReport {
   changed: number;
 }
 
+/** Rows the retention step deleted this cycle, per table. */
+export interface PurgeReport {
+  outbox: number;
+  triggers: number;
+}
+
 const STEPS = [
   'recoverExpiredClaims',
   'supersedeObsolete',
@@ -39,6 +46,7 @@ const STEPS = [
   'fanOut',
   'advanceWatermarks',
   'dispatch',
+  'purgeExpired',
   'refreshGauges',
 ] as const;
 type StepName = (typeof STEPS)[number];
@@ -71,6 +79,7 @@ export class SchedulerCycleService {
     private readonly publisher: EventPublisher,
     private readonly stats: JobStatsRepository,
     private readonly metrics: SchedulerMetrics,
+    private readonly retention: RetentionRepository,
   ) {}
 
   /**
@@ -198,6 +207,20 @@ export class SchedulerCycleService {
       if (batch.length < want) break;
     }
     return dispatched;
+  }
+
+  /**
+   * Retention (`VALUATION_RETENTION_HOURS`): outbox events published, and fan-out triggers completed,
+   * longer ago than that are deleted, oldest first, at most `purgeRows` of each per cycle. Unpublished
+   * events and open triggers are never touched, however old.
+   */
+  async purgeExpired(): Promise<PurgeReport> {
+    const olderThanSeconds = this.config.scheduler.retentionHours * 3600;
+    const outbox = await this.retention.purgePublishedEvents(olderThanSeconds, this.limits.purgeRows);
+    this.metrics.rowsPurged('valuation_outbox', outbox);
+    const triggers = await this.retention.purgeCompletedTriggers(olderThanSeconds, this.limits.purgeRows);
+    this.metrics.rowsPurged('valuation_triggers', triggers);
+    return { outbox, triggers };
   }
 
   /** The alerting gauges every cycle; the counts of settled statuses every half minute or so. */

@@ -6,4 +6,5 @@ export * from './fan-out.repository';
 export * from './watermark.repository';
 export * from './job-stats.repository';
 export * from './jobs-admin.repository';
+export * from './retention.repository';
 export * from './scheduling-persistence.module';

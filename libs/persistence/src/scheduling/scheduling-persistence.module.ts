@@ -5,6 +5,7 @@ import { FanOutRepository } from './fan-out.repository';
 import { JobRecoveryRepository } from './job-recovery.repository';
 import { JobStatsRepository } from './job-stats.repository';
 import { JobsAdminRepository } from './jobs-admin.repository';
+import { RetentionRepository } from './retention.repository';
 import { WatermarkRepository } from './watermark.repository';
 
 const REPOSITORIES = [
@@ -15,6 +16,7 @@ const REPOSITORIES = [
   WatermarkRepository,
   JobStatsRepository,
   JobsAdminRepository,
+  RetentionRepository,
 ];
 
 /**
