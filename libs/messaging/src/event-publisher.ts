@@ -12,6 +12,15 @@ export interface MessageSender {
   publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
 }
 
+/**
+ * acks=all: the leader answers only once every in-sync replica has the messages, and refuses them
+ * (NOT_ENOUGH_REPLICAS) while fewer than the topic's min.insync.replicas are in sync (contract §10).
+ * Every producer of the processes sends through `EventPublisher.publish`: the scheduler's dispatch and
+ * the calculator's dead letters on this class, the outbox relay on `IdempotentPublisher` (which
+ * kafkajs allows only with acks=all anyway).
+ */
+export const ACKS_ALL = -1;
+
 const BASE: ProducerConfig = {
   maxInFlightRequests: 1,
   allowAutoTopicCreation: false,
@@ -19,8 +28,8 @@ const BASE: ProducerConfig = {
 };
 
 /**
- * The process's shared producer. With `acks: -1` a send resolves only once the broker has the
- * messages, so callers may commit what depends on them afterwards. A retried send may duplicate a
+ * The process's shared producer. With acks=all (`ACKS_ALL`) a send resolves only once every in-sync
+ * replica has the messages, so callers may commit what depends on them afterwards. A retried send may duplicate a
  * message; the consumers of what it sends are idempotent (dispatch claims, dead letters keyed by
  * origin), so a bounded retry that fails fast beats the idempotent producer's unbounded one.
  */
@@ -42,7 +51,7 @@ export class EventPublisher implements MessageSender, OnModuleInit, OnApplicatio
 
   async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    await this.producer.send({ topic, acks: -1, messages });
+    await this.producer.send({ topic, acks: ACKS_ALL, messages });
   }
 
   async onApplicationShutdown(): Promise<void> {
