@@ -20,6 +20,7 @@ export class CalculatorModule {
         PersistenceModule.forRoot({
           databaseUrl: config.databaseUrl,
           poolSize: 12,
+          timeouts: config.database,
           jobPolicy: config.jobPolicy,
           retry: config.retry,
           snapshotTopic: config.kafka.topics.snapshotPersisted,

@@ -29,6 +29,7 @@ export class SchedulerModule {
         PersistenceModule.forRoot({
           databaseUrl: config.databaseUrl,
           poolSize: 5,
+          timeouts: config.database,
           jobPolicy: config.jobPolicy,
           retry: config.retry,
           snapshotTopic: config.kafka.topics.snapshotPersisted,

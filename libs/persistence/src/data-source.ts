@@ -14,7 +14,36 @@ export const MIGRATIONS = [
 /** How long a session may sit idle inside a transaction before the server ends it. */
 export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 15_000;
 
-export function dataSourceOptions(databaseUrl: string, poolSize = 10): DataSourceOptions {
+/** The apps' bounds on every statement of theirs (contract §10); migrations run without them. */
+export interface SessionTimeouts {
+  /** The server cancels a statement that runs longer (SQLSTATE 57014). */
+  statementTimeoutMs: number;
+  /** A statement waiting longer for a lock fails (SQLSTATE 55P03). */
+  lockTimeoutMs: number;
+}
+
+/** The `-c` settings every session of a pool starts with (libpq `options`). */
+export function sessionOptions(timeouts?: SessionTimeouts): string {
+  const settings = [`idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`];
+  if (timeouts) {
+    settings.push(
+      `statement_timeout=${timeouts.statementTimeoutMs}`,
+      `lock_timeout=${timeouts.lockTimeoutMs}`,
+    );
+  }
+  return settings.map((s) => `-c ${s}`).join(' ');
+}
+
+/**
+ * `timeouts`: the apps' pools pass them, so every statement is bounded and a caller waits for a pool
+ * connection (a free one, or a new one from an unresponsive server) at most one statement timeout.
+ * The migration tool passes none: a migration may legitimately run long.
+ */
+export function dataSourceOptions(
+  databaseUrl: string,
+  poolSize = 10,
+  timeouts?: SessionTimeouts,
+): DataSourceOptions {
   return {
     type: 'postgres',
     url: databaseUrl,
@@ -31,7 +60,8 @@ export function dataSourceOptions(databaseUrl: string, poolSize = 10): DataSourc
       // hold its rows' locks until it wakes up or dies: the server ends such a session instead. No
       // transaction of ours waits on anything but the database, except the outbox relay's Kafka send,
       // whose events stay leased when it loses its session (OutboxRepository).
-      options: `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
+      options: sessionOptions(timeouts),
+      ...(timeouts ? { connectionTimeoutMillis: timeouts.statementTimeoutMs } : {}),
     },
   };
 }

@@ -28,7 +28,11 @@ export class PersistenceModule implements OnApplicationBootstrap {
     return {
       module: PersistenceModule,
       global: true,
-      imports: [TypeOrmModule.forRoot({ ...dataSourceOptions(options.databaseUrl, options.poolSize) })],
+      imports: [
+        TypeOrmModule.forRoot({
+          ...dataSourceOptions(options.databaseUrl, options.poolSize, options.timeouts),
+        }),
+      ],
       providers: [
         { provide: PERSISTENCE_OPTIONS, useValue: options },
         ValuationBatchRunner,

@@ -1,9 +1,15 @@
 import type { RetrySettings } from '@app/valuation';
+import type { SessionTimeouts } from './data-source';
 
 export interface PersistenceOptions {
   databaseUrl: string;
   /** Connections in the pool of this process. */
   poolSize?: number;
+  /**
+   * Statement and lock timeouts of every session of the pool (`DATABASE_STATEMENT_TIMEOUT_MS`,
+   * `DATABASE_LOCK_TIMEOUT_MS`); both apps pass them. Absent: the server's defaults.
+   */
+  timeouts?: SessionTimeouts;
   jobPolicy: 'retrying' | 'legacy';
   retry: RetrySettings;
   /** Topic the outbox events of persisted snapshots go to. */

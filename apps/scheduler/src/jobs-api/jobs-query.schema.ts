@@ -1,8 +1,14 @@
 import { z } from 'zod';
+import { identifier, isoDate } from '@app/messaging';
 import { JOB_STATUSES } from '@app/valuation';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
+/**
+ * The deepest page: a page is read newest first through an index and the rows before it are read
+ * too, so the offset is bounded to keep one request's work bounded (narrow the filters to go deeper).
+ */
+export const MAX_OFFSET = 10_000;
 const MAX_INT = 2_147_483_647;
 const MAX_BIGINT = 9_223_372_036_854_775_807n;
 
@@ -13,16 +19,6 @@ const wholeNumber = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 
-const isoDate = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
-  .refine((s) => {
-    const d = new Date(`${s}T00:00:00Z`);
-    return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
-  }, 'must be a real calendar date');
-
-const identifier = z.string().max(200, 'is too long');
-
 const statusList = z
   .string()
   .transform((s) => s.split(','))
@@ -30,7 +26,9 @@ const statusList = z
 
 /**
  * `GET /jobs` query. Empty parameters count as absent (a form that submits `status=` means "any"),
- * unknown ones are refused so a misspelt filter never silently returns everything.
+ * unknown ones are refused so a misspelt filter never silently returns everything. Ids and dates are
+ * the shared storable validators (`@app/messaging`): a value the columns cannot hold (a NUL byte, year
+ * 0) is a 400 naming the parameter, never a database error.
  */
 export const listJobsQuerySchema = z.preprocess(
   (query) =>
@@ -46,7 +44,7 @@ export const listJobsQuerySchema = z.preprocess(
       from: isoDate.optional(),
       to: isoDate.optional(),
       limit: wholeNumber(1, MAX_LIMIT).optional(),
-      offset: wholeNumber(0, MAX_INT).optional(),
+      offset: wholeNumber(0, MAX_OFFSET).optional(),
     })
     .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, {
       message: 'must not be after to',

@@ -92,6 +92,9 @@ describe('JobsController', () => {
     ['?limit=2&offset=2', ['c', 'b']],
     ['?offset=10', []],
     ['?status=&min_attempts=&portfolio_id=', ['e', 'd', 'c', 'b', 'a']],
+    ['?offset=10000', []],
+    ['?from=0001-01-01&to=9999-12-31', ['e', 'd', 'c', 'b', 'a']],
+    [`?portfolio_id=${'P'.repeat(200)}`, []],
   ])('filters and pages: %s', async (query, expected) => {
     const { status, body } = await get(query);
     expect(status).toBe(200);
@@ -111,6 +114,19 @@ describe('JobsController', () => {
     ['?limit=ten', /^limit: must be a whole number/],
     ['?status=PENDING&status=FAILED', /^status: /],
     ['?stauts=PENDING', /Unrecognized key/],
+    ['?offset=10001', /^offset: must be at most 10000$/],
+    ['?min_attempts=2147483648', /^min_attempts: must be at most 2147483647$/],
+    // Values PostgreSQL cannot store: refused with the reason, never a database error (500).
+    ['?portfolio_id=%00', /^portfolio_id: must not contain control characters or NUL$/],
+    ['?portfolio_id=P%001', /^portfolio_id: must not contain control characters or NUL$/],
+    ['?security_id=S%1B1', /^security_id: must not contain control characters or NUL$/],
+    ['?security_id=S%C2%851', /^security_id: must not contain control characters or NUL$/],
+    [`?portfolio_id=${'P'.repeat(201)}`, /^portfolio_id: is too long \(at most 200 characters\)$/],
+    ['?from=0000-01-01', /^from: must be on or after 0001-01-01$/],
+    ['?to=0000-12-31', /^to: must be on or after 0001-01-01$/],
+    ['?to=10000-01-01', /^to: must be a date YYYY-MM-DD$/],
+    ['?from=%2B2025-01-01', /^from: must be a date YYYY-MM-DD$/],
+    ['?from=2025-01-01%00', /^from: must be a date YYYY-MM-DD$/],
   ])('refuses bad input with a 400 that says why: %s', async (query, message) => {
     const { status, body } = await get(query);
     expect(status).toBe(400);
@@ -152,6 +168,10 @@ describe('JobsController', () => {
       body: { message: 'id: must be a positive whole number' },
     });
     expect(await retry('99999999999999999999')).toMatchObject({ status: 400 });
+    expect(await retry('%00')).toMatchObject({
+      status: 400,
+      body: { message: 'id: must be a positive whole number' },
+    });
     const { rows } = await db.query(`SELECT status FROM portfolio_valuation_jobs WHERE id = $1`, [ids.d]);
     expect(rows[0].status).toBe('COMPLETE');
   });

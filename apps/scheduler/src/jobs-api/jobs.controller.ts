@@ -8,8 +8,9 @@ import {
   Param,
   Post,
   Query,
+  ServiceUnavailableException,
 } from '@nestjs/common';
-import { JobsAdminRepository, type JobView } from '@app/persistence';
+import { AdminBusyError, JobsAdminRepository, type JobView } from '@app/persistence';
 import { DEFAULT_LIMIT, jobIdSchema, listJobsQuerySchema, type ListJobsQuery } from './jobs-query.schema';
 import { ZodValidationPipe } from './zod-validation.pipe';
 
@@ -29,16 +30,18 @@ export class JobsController {
   async list(@Query(new ZodValidationPipe(listJobsQuerySchema)) query: ListJobsQuery): Promise<JobPage> {
     const limit = query.limit ?? DEFAULT_LIMIT;
     const offset = query.offset ?? 0;
-    const items = await this.jobs.list({
-      statuses: query.status,
-      minAttempts: query.min_attempts,
-      portfolioId: query.portfolio_id,
-      securityId: query.security_id,
-      from: query.from,
-      to: query.to,
-      limit,
-      offset,
-    });
+    const items = await unavailableWhenBusy(() =>
+      this.jobs.list({
+        statuses: query.status,
+        minAttempts: query.min_attempts,
+        portfolioId: query.portfolio_id,
+        securityId: query.security_id,
+        from: query.from,
+        to: query.to,
+        limit,
+        offset,
+      }),
+    );
     return { items, limit, offset };
   }
 
@@ -46,7 +49,7 @@ export class JobsController {
   @Post(':id/retry')
   @HttpCode(HttpStatus.OK)
   async retry(@Param('id', new ZodValidationPipe(jobIdSchema)) id: string): Promise<JobView> {
-    const result = await this.jobs.retry(id);
+    const result = await unavailableWhenBusy(() => this.jobs.retry(id));
     switch (result.kind) {
       case 'retried':
         return result.job;
@@ -57,5 +60,30 @@ export class JobsController {
           `job ${id} is ${result.status}: only PENDING or FAILED jobs can be retried`,
         );
     }
+  }
+}
+
+/** SQLSTATEs of a statement the server gave up on: lock_timeout, statement_timeout. */
+const TIMED_OUT = new Set(['55P03', '57014']);
+
+/**
+ * 503 when the API is at its concurrency limit, or when the database bounded the statement (a row
+ * locked elsewhere for longer than the lock timeout, a statement past the statement timeout): the
+ * request may succeed when tried again, and the answer says so instead of a bare 500.
+ */
+async function unavailableWhenBusy<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof AdminBusyError) throw new ServiceUnavailableException(error.message);
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && TIMED_OUT.has(code)) {
+      throw new ServiceUnavailableException(
+        code === '55P03'
+          ? 'the job is locked by other work: try again shortly'
+          : 'the database did not answer in time: try again shortly',
+      );
+    }
+    throw error;
   }
 }

@@ -43,9 +43,79 @@ const COLUMNS = `j.id::text AS id, j.portfolio_id, j.security_id,
   to_char(j.valuation_date, 'YYYY-MM-DD') AS valuation_date, j.epoch, j.status, j.attempt_count,
   j.failure_reason, ${iso('next_attempt_at')}, j.correlation_id, ${iso('created_at')}, ${iso('updated_at')}`;
 
-/** The operators' view of the job table: filtered listing and a manual retry. */
+/**
+ * Statements the operators' API runs at once. The scheduler's pool has 5 connections and its cycle
+ * uses one at a time, so however many requests arrive (or however slow they are: a retry waiting on
+ * a locked row), the cycle always finds a free connection.
+ */
+export const ADMIN_MAX_CONCURRENT = 2;
+/** How long a request waits for one of those before it is refused (503). */
+export const ADMIN_WAIT_MS = 1000;
+
+/** The operators' API already runs {@link ADMIN_MAX_CONCURRENT} statements: try again shortly. */
+export class AdminBusyError extends Error {
+  constructor() {
+    super(`the jobs API is busy (${ADMIN_MAX_CONCURRENT} requests in progress): try again shortly`);
+  }
+}
+
+/** At most `max` tasks at once; a task that cannot start within `waitMs` is refused with AdminBusyError. */
+export class ConcurrencyLimit {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    readonly max: number,
+    readonly waitMs: number,
+  ) {}
+
+  get inProgress(): number {
+    return this.active;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await task();
+    } finally {
+      this.release();
+    }
+  }
+
+  private acquire(): Promise<void> {
+    if (this.active < this.max) {
+      this.active += 1;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const grant = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiting.splice(this.waiting.indexOf(grant), 1);
+        reject(new AdminBusyError());
+      }, this.waitMs);
+      this.waiting.push(grant);
+    });
+  }
+
+  /** A freed slot goes straight to the longest waiter, so `active` never exceeds `max`. */
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.active -= 1;
+  }
+}
+
+/**
+ * The operators' view of the job table: filtered listing and a manual retry. Every statement runs
+ * under {@link ADMIN_MAX_CONCURRENT}, so the API can never take the cycle's connections.
+ */
 @Injectable()
 export class JobsAdminRepository {
+  private readonly limit = new ConcurrencyLimit(ADMIN_MAX_CONCURRENT, ADMIN_WAIT_MS);
+
   constructor(private readonly ds: DataSource) {}
 
   /** Newest first. Filters are bound parameters; only the fixed clauses below are ever concatenated. */
@@ -56,19 +126,23 @@ export class JobsAdminRepository {
       params.push(value);
       where.push(clause(`$${params.length}`));
     };
-    if (filter.statuses?.length) add((p) => `j.status = ANY(${p}::text[])`, filter.statuses);
+    // One status is an equality, so the (status, id) index returns the page in order.
+    if (filter.statuses?.length === 1) add((p) => `j.status = ${p}`, filter.statuses[0]);
+    else if (filter.statuses?.length) add((p) => `j.status = ANY(${p}::text[])`, filter.statuses);
     if (filter.minAttempts !== undefined) add((p) => `j.attempt_count >= ${p}::int`, filter.minAttempts);
     if (filter.portfolioId !== undefined) add((p) => `j.portfolio_id = ${p}`, filter.portfolioId);
     if (filter.securityId !== undefined) add((p) => `j.security_id = ${p}`, filter.securityId);
     if (filter.from !== undefined) add((p) => `j.valuation_date >= ${p}::date`, filter.from);
     if (filter.to !== undefined) add((p) => `j.valuation_date <= ${p}::date`, filter.to);
     params.push(filter.limit, filter.offset);
-    return this.ds.query<JobView[]>(
-      `SELECT ${COLUMNS} FROM portfolio_valuation_jobs j
-        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY j.id DESC
-        LIMIT $${params.length - 1}::int OFFSET $${params.length}::int`,
-      params,
+    return this.limit.run(() =>
+      this.ds.query<JobView[]>(
+        `SELECT ${COLUMNS} FROM portfolio_valuation_jobs j
+          ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+          ORDER BY j.id DESC
+          LIMIT $${params.length - 1}::int OFFSET $${params.length}::int`,
+        params,
+      ),
     );
   }
 
@@ -77,7 +151,14 @@ export class JobsAdminRepository {
    * statement, so the answer describes the row as it was when the update decided.
    */
   async retry(id: string): Promise<RetryResult> {
-    const [row] = await this.ds.query<{ found_status: JobStatus; job: JobView | null }[]>(
+    const [row] = await this.limit.run(() => this.retryStatement(id));
+    if (!row) return { kind: 'not_found' };
+    if (!row.job) return { kind: 'conflict', status: row.found_status };
+    return { kind: 'retried', job: row.job };
+  }
+
+  private retryStatement(id: string) {
+    return this.ds.query<{ found_status: JobStatus; job: JobView | null }[]>(
       `WITH target AS (SELECT id, status FROM portfolio_valuation_jobs WHERE id = $1::bigint),
             retried AS (
               UPDATE portfolio_valuation_jobs j
@@ -89,8 +170,5 @@ export class JobsAdminRepository {
          FROM target t`,
       [id],
     );
-    if (!row) return { kind: 'not_found' };
-    if (!row.job) return { kind: 'conflict', status: row.found_status };
-    return { kind: 'retried', job: row.job };
   }
 }
