@@ -1,6 +1,14 @@
 import { say } from '../lib/terminal';
 
-export const SCENARIOS = ['drain', 'floor', 'fan-out', 'retry-storm', 'growth', 'policies'] as const;
+export const SCENARIOS = [
+  'drain',
+  'floor',
+  'fan-out',
+  'retry-storm',
+  'growth',
+  'policies',
+  'retention',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {

@@ -21,15 +21,43 @@ export interface RunInfo {
   machine: MachineInfo;
 }
 
-/** bench-results.json, written whole or not at all (a temporary file renamed over it). */
-export function writeJson(run: RunInfo, results: ScenarioResult[]): string {
+interface JsonBody {
+  run: RunInfo;
+  targets: ({ scenario: string } & ScenarioResult['targets'][number])[];
+  scenarios: Record<string, Record<string, unknown>>;
+}
+
+/**
+ * bench-results.json, written whole or not at all (a temporary file renamed over it). A run of every
+ * scenario replaces the file; a run of some replaces only their entries and targets, each entry naming
+ * the run it came from (`run`), and keeps the others with the run at the top they came from.
+ */
+export function writeJson(run: RunInfo, results: ScenarioResult[], partial = false): string {
   const tmp = join(REPO_ROOT, 'bench-results.tmp.json');
-  const body = {
-    run,
-    targets: results.flatMap((r) => r.targets.map((t) => ({ scenario: r.name, ...t }))),
-    scenarios: Object.fromEntries(
-      results.map((r) => [r.name, { title: r.title, summary: r.summary, ...r.data }]),
-    ),
+  const ran = new Set(results.map((r) => r.name));
+  const previous =
+    partial && existsSync(JSON_FILE) ? (JSON.parse(readFileSync(JSON_FILE, 'utf8')) as JsonBody) : null;
+  const partialRun = {
+    mode: run.mode,
+    startedAt: run.startedAt,
+    seconds: run.seconds,
+    loadBefore: run.loadBefore,
+  };
+  const body: JsonBody = {
+    run: previous?.run ?? run,
+    targets: [
+      ...(previous?.targets ?? []).filter((t) => !ran.has(t.scenario)),
+      ...results.flatMap((r) => r.targets.map((t) => ({ scenario: r.name, ...t }))),
+    ],
+    scenarios: {
+      ...Object.fromEntries(Object.entries(previous?.scenarios ?? {}).filter(([name]) => !ran.has(name))),
+      ...Object.fromEntries(
+        results.map((r) => [
+          r.name,
+          { title: r.title, summary: r.summary, ...(previous ? { run: partialRun } : {}), ...r.data },
+        ]),
+      ),
+    },
   };
   writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`);
   renameSync(tmp, JSON_FILE);
