@@ -28,8 +28,10 @@ export class RetentionIndexes1764600000000 implements MigrationInterface {
     );
   }
 
+  // TypeORM reverts a migration inside a transaction whatever `transaction` says, so no CONCURRENTLY
+  // here: dropping an index holds the table's lock only for a moment.
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`DROP INDEX CONCURRENTLY IF EXISTS valuation_triggers_completed_idx`);
-    await q.query(`DROP INDEX CONCURRENTLY IF EXISTS valuation_outbox_published_idx`);
+    await q.query(`DROP INDEX IF EXISTS valuation_triggers_completed_idx`);
+    await q.query(`DROP INDEX IF EXISTS valuation_outbox_published_idx`);
   }
 }
