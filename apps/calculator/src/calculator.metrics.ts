@@ -1,11 +1,18 @@
 import { Injectable } from '@nestjs/common';
-import { InjectMetric, makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
-import type { Counter, Histogram } from 'prom-client';
+import {
+  InjectMetric,
+  makeCounterProvider,
+  makeGaugeProvider,
+  makeHistogramProvider,
+} from '@willsoto/nestjs-prometheus';
+import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { ProcessedOutcome } from '@app/valuation';
+import { PartitionProgress } from './consumer/partition-progress';
 
 const PROCESSED = 'valuation_jobs_processed_total';
 const DURATION = 'valuation_job_duration_seconds';
 const DEAD_LETTERED = 'valuation_messages_dead_lettered_total';
+const STALLED = 'valuation_consumer_stalled_partitions';
 
 export const CALCULATOR_METRIC_PROVIDERS = [
   makeCounterProvider({ name: PROCESSED, help: 'Valuation attempts by outcome', labelNames: ['outcome'] }),
@@ -15,6 +22,15 @@ export const CALCULATOR_METRIC_PROVIDERS = [
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   }),
   makeCounterProvider({ name: DEAD_LETTERED, help: 'Messages sent to the DLQ', labelNames: ['topic'] }),
+  makeGaugeProvider({
+    name: STALLED,
+    help: 'Partitions of an input topic that have not advanced for longer than CALCULATOR_STALL_SECONDS',
+    labelNames: ['topic'],
+    inject: [PartitionProgress],
+    collect(this: Gauge<'topic'>, progress: PartitionProgress) {
+      for (const [topic, n] of progress.stalledPartitions()) this.set({ topic }, n);
+    },
+  }),
 ];
 
 /** Contract §8, calculator side. No per-portfolio or per-security labels. */

@@ -7,6 +7,7 @@ import { CALCULATOR_METRIC_PROVIDERS, CalculatorMetrics } from './calculator.met
 import { CalculatorConsumer } from './consumer/calculator.consumer';
 import { DeadLetterPublisher } from './consumer/dead-letter.publisher';
 import { MarketDataHandler } from './consumer/market-data.handler';
+import { PartitionProgress } from './consumer/partition-progress';
 import { ValuationRequiredHandler } from './consumer/valuation-required.handler';
 import { OutboxRelay } from './outbox/outbox.relay';
 
@@ -14,6 +15,7 @@ import { OutboxRelay } from './outbox/outbox.relay';
 @Module({})
 export class CalculatorModule {
   static forRoot(config: AppConfig, options: { defaultMetrics?: boolean } = {}): DynamicModule {
+    const progress = new PartitionProgress(config.calculator.stallSeconds, config.kafka.topics);
     return {
       module: CalculatorModule,
       imports: [
@@ -27,7 +29,7 @@ export class CalculatorModule {
         }),
         MessagingModule.forRoot(config.kafka),
         ObservabilityModule.forRoot({
-          readinessChecks: [DatabaseReadiness, KafkaReadiness],
+          readinessChecks: [DatabaseReadiness, KafkaReadiness, progress],
           defaultMetrics: options.defaultMetrics,
         }),
       ],
@@ -35,6 +37,7 @@ export class CalculatorModule {
         { provide: AppConfig, useValue: config },
         ...CALCULATOR_METRIC_PROVIDERS,
         CalculatorMetrics,
+        { provide: PartitionProgress, useValue: progress },
         DeadLetterPublisher,
         ValuationRequiredHandler,
         MarketDataHandler,

@@ -118,8 +118,8 @@ describe('storable values on every input topic', () => {
       job_id: '9'.repeat(18),
     });
     expect(
-      parse(marketPricePersistedSchema, { ...price, price: '999999999999999999.9999999999' }).price,
-    ).toBe('999999999999999999.9999999999');
+      parse(marketPricePersistedSchema, { ...price, price: '999999999999999999.9999999999' }),
+    ).toMatchObject({ price: '999999999999999999.9999999999' });
     expect(
       parse(fxRatePersistedSchema, { ...rate, rate: '0.0000000001', rate_date: '9999-12-31' }),
     ).toMatchObject({

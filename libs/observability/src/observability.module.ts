@@ -4,8 +4,11 @@ import { HealthController } from './health.controller';
 import { READINESS_CHECKS, ReadinessCheck } from './readiness';
 
 export interface ObservabilityOptions {
-  /** The dependencies `/health/ready` reports on, provided (and exported) by other modules. */
-  readinessChecks: Type<ReadinessCheck>[];
+  /**
+   * What `/health/ready` reports on: classes provided (and exported) by other modules, or instances
+   * the composition root made itself.
+   */
+  readinessChecks: (Type<ReadinessCheck> | ReadinessCheck)[];
   /** Process metrics (CPU, memory, event loop); off in tests so values stay deterministic. */
   defaultMetrics?: boolean;
 }
@@ -14,10 +17,14 @@ export interface ObservabilityOptions {
 @Module({})
 export class ObservabilityModule {
   static forRoot(options: ObservabilityOptions): DynamicModule {
+    const injected = options.readinessChecks.filter(
+      (c): c is Type<ReadinessCheck> => typeof c === 'function',
+    );
+    const given = options.readinessChecks.filter((c): c is ReadinessCheck => typeof c !== 'function');
     const checks: Provider = {
       provide: READINESS_CHECKS,
-      useFactory: (...instances: ReadinessCheck[]) => instances,
-      inject: options.readinessChecks,
+      useFactory: (...instances: ReadinessCheck[]) => [...instances, ...given],
+      inject: injected,
     };
     return {
       module: ObservabilityModule,

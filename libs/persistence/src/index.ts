@@ -8,3 +8,4 @@ export { waitingOnKey } from './jobs/job-outcome.writer';
 export * from './events/arrivals.repository';
 export * from './events/outbox.repository';
 export * from './scheduling';
+export * from './database-errors';

@@ -11,6 +11,7 @@ import { KAFKA_CLIENT, KAFKA_SETTINGS } from '@app/messaging';
 import { OutboxRelay } from '../outbox/outbox.relay';
 import type { BatchHandler } from './incoming-batch';
 import { MarketDataHandler } from './market-data.handler';
+import { PartitionProgress } from './partition-progress';
 import { ValuationRequiredHandler } from './valuation-required.handler';
 
 /** Messages handled per transaction: large enough to amortise round trips, small enough to keep latency low. */
@@ -33,6 +34,7 @@ export class CalculatorConsumer implements OnApplicationBootstrap, BeforeApplica
     valuations: ValuationRequiredHandler,
     marketData: MarketDataHandler,
     private readonly outbox: OutboxRelay,
+    private readonly progress: PartitionProgress,
   ) {
     this.consumer = kafka.consumer({
       groupId: settings.consumerGroup,
@@ -60,6 +62,9 @@ export class CalculatorConsumer implements OnApplicationBootstrap, BeforeApplica
       this.logger.fatal(`consumer stopped for good (${payload.error.message}): exiting to be restarted`);
       process.exit(1);
     });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) =>
+      this.progress.assigned(payload.memberAssignment),
+    );
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.handlers.keys()], fromBeginning: true });
     await this.consumer.run({
@@ -79,6 +84,7 @@ export class CalculatorConsumer implements OnApplicationBootstrap, BeforeApplica
     if (!handler) throw new Error(`no handler for topic ${batch.topic}`);
     for (let i = 0; i < batch.messages.length && payload.isRunning() && !payload.isStale(); i += CHUNK_SIZE) {
       const messages = batch.messages.slice(i, i + CHUNK_SIZE);
+      this.progress.started(batch.topic, batch.partition);
       await handler.handle({ topic: batch.topic, partition: batch.partition, messages });
       const last = messages[messages.length - 1].offset;
       payload.resolveOffset(last);
@@ -93,6 +99,7 @@ export class CalculatorConsumer implements OnApplicationBootstrap, BeforeApplica
           },
         ],
       });
+      this.progress.advanced(batch.topic, batch.partition);
       this.outbox.wake();
       await payload.heartbeat();
     }

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { KafkaMessage } from 'kafkajs';
 import type { KafkaSettings } from '@app/config';
 import {
   fxRatePersistedSchema,
@@ -7,9 +8,10 @@ import {
   marketPricePersistedSchema,
   parseMessage,
 } from '@app/messaging';
-import { ArrivalsRepository, FxArrival, PriceArrival } from '@app/persistence';
+import { ArrivalsRepository, FxArrival, PriceArrival, refusedValueReason } from '@app/persistence';
 import { DeadLetterPublisher, Rejected } from './dead-letter.publisher';
 import type { BatchHandler, IncomingBatch } from './incoming-batch';
+import { applyIsolatingRefusals } from './refusal-isolation';
 
 /**
  * `market_price_persisted` and `fx_rate_persisted`: wake the jobs waiting on that data and record the
@@ -24,24 +26,44 @@ export class MarketDataHandler implements BatchHandler {
   ) {}
 
   async handle({ topic, partition, messages }: IncomingBatch): Promise<void> {
-    const prices: PriceArrival[] = [];
-    const rates: FxArrival[] = [];
+    const arrivals: Arrival[] = [];
     const rejected: Rejected[] = [];
     for (const message of messages) {
       try {
         if (topic === this.kafka.topics.marketPricePersisted) {
           const m = parseMessage(marketPricePersistedSchema, message.value);
-          prices.push({ securityId: m.security_id, priceDate: m.price_date });
+          arrivals.push({ message, price: { securityId: m.security_id, priceDate: m.price_date } });
         } else {
           const m = parseMessage(fxRatePersistedSchema, message.value);
-          rates.push({ fromCurrency: m.from_currency, toCurrency: m.to_currency, rateDate: m.rate_date });
+          const rate = { fromCurrency: m.from_currency, toCurrency: m.to_currency, rateDate: m.rate_date };
+          arrivals.push({ message, rate });
         }
       } catch (error) {
         if (!(error instanceof InvalidMessageError)) throw error;
         rejected.push({ message, reason: error.message });
       }
     }
-    await this.arrivals.recordArrivals(prices, rates);
+    // A value the database refuses (what validation missed) costs only its own message, not the chunk.
+    const { refused } = await applyIsolatingRefusals(
+      arrivals,
+      (some) => this.record(some),
+      refusedValueReason,
+    );
+    for (const { item, reason } of refused) rejected.push({ message: item.message, reason });
     await this.deadLetters.send(topic, partition, rejected);
   }
+
+  private async record(arrivals: readonly Arrival[]): Promise<never[]> {
+    await this.arrivals.recordArrivals(
+      arrivals.flatMap((a) => (a.price ? [a.price] : [])),
+      arrivals.flatMap((a) => (a.rate ? [a.rate] : [])),
+    );
+    return [];
+  }
+}
+
+interface Arrival {
+  message: KafkaMessage;
+  price?: PriceArrival;
+  rate?: FxArrival;
 }

@@ -1,10 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { KafkaMessage } from 'kafkajs';
 import { InvalidMessageError, parseMessage, valuationRequiredSchema } from '@app/messaging';
+import { refusedValueReason } from '@app/persistence';
 import { ValuationJobRepository, ValuationRequest } from '@app/valuation';
 import { CalculatorMetrics } from '../calculator.metrics';
 import { DeadLetterPublisher, Rejected } from './dead-letter.publisher';
 import type { BatchHandler, IncomingBatch } from './incoming-batch';
+import { applyIsolatingRefusals } from './refusal-isolation';
 
 /** `valuation_required`: values the batch's jobs in one transaction through the configured job repository. */
 @Injectable()
@@ -43,7 +45,13 @@ export class ValuationRequiredHandler implements BatchHandler {
       }
     }
 
-    const results = requests.length ? await this.jobs.valueBatch(requests) : [];
+    // A value the database refuses (what validation missed) costs only its own message, not the chunk.
+    const { results, refused } = await applyIsolatingRefusals(
+      requests,
+      (some) => this.jobs.valueBatch(some),
+      refusedValueReason,
+    );
+    for (const { item, reason } of refused) rejected.push({ message: sources.get(item)!, reason });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     for (const result of results) {
       const { key, correlationId } = result.request;
