@@ -6,7 +6,7 @@ const OUTAGE_MS = 4000;
 /**
  * Scenario 4: PostgreSQL restarts in the middle of a drain (one stop, a few seconds down, one start).
  * Transactions in flight roll back and their chunks are redelivered (no offset is committed past a
- * failed write); the outage counts no attempt against any job; the scheduler loses its leader lock
+ * failed write); the outage counts no attempt against any job; the scheduler loses its leader lease
  * with its connection and takes it again; the drain completes with every effect applied once.
  */
 describe('fault 4: PostgreSQL restart mid-drain', () => {
@@ -62,7 +62,7 @@ describe('fault 4: PostgreSQL restart mid-drain', () => {
     expect(violations).toEqual([]);
     expect(report.byStatus).toEqual({ COMPLETE: total });
     expect(attempts).toBe(0);
-    // The leader lock lived on a connection the restart killed: it was lost, then taken again.
+    // The leader lease was held over a connection the restart killed: it was lost, then taken again.
     expect(lostLeadership.length).toBeGreaterThanOrEqual(1);
     expect(regained.length).toBeGreaterThanOrEqual(1);
   });

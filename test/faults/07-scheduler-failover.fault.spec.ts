@@ -40,7 +40,7 @@ const leader = async (p: ManagedProcess) => metricValue(await p.metrics(), 'valu
 /**
  * Scenario 7: two schedulers (active and standby). A corrected price arrives for a security held by
  * thousands of positions, and the active scheduler is killed with SIGKILL while it is fanning it out.
- * The standby takes the leader lock within one lease, finishes the fan-out, and no job is dispatched
+ * The standby takes the leader lease within one lease, finishes the fan-out, and no job is dispatched
  * twice within a lease. Every re-opened job is valued again with the corrected price.
  */
 describe('fault 7: scheduler failover during a fan-out', () => {

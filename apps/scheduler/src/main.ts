@@ -8,7 +8,7 @@ async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit('scheduler');
   const logger = createJsonLogger('scheduler', config.logLevel);
   const app = await NestFactory.create(SchedulerModule.forRoot(config), { logger });
-  // Closing the app stops the cycle, releases the leader lock and closes the pool and the producer.
+  // Closing the app stops the cycle, releases the leader lease and closes the pool and the producer.
   exitOnSignals(app, logger);
   await app.listen(config.httpPort);
   logger.log(`scheduler listening on :${config.httpPort}`);

@@ -2,12 +2,14 @@ import { Client } from 'pg';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-schema';
 import { OutboxRelayLease1764400000000 } from './migrations/1764400000000-outbox-relay-lease';
+import { SchedulerLeaderLease1764500000000 } from './migrations/1764500000000-scheduler-leader-lease';
 import { RetentionIndexes1764600000000 } from './migrations/1764600000000-retention-indexes';
 
 /** Migrations are listed explicitly (no globs) so the built and the test runs see the same set. */
 export const MIGRATIONS = [
   InitialSchema1764300000000,
   OutboxRelayLease1764400000000,
+  SchedulerLeaderLease1764500000000,
   RetentionIndexes1764600000000,
 ];
 

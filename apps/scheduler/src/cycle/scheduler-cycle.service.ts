@@ -92,7 +92,9 @@ export class SchedulerCycleService {
     for (const step of STEPS) {
       if (!stillLeader()) break;
       try {
-        report[step] = await this[step]();
+        // Dispatch asks again before each publish: a process frozen between its claim and its publish
+        // may have been replaced meanwhile.
+        report[step] = await (step === 'dispatch' ? this.dispatch(stillLeader) : this[step]());
       } catch (error) {
         this.logger.error(`step ${step} failed: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -178,9 +180,10 @@ export class SchedulerCycleService {
    * cap. A batch whose publish failed, or was not acknowledged in time, is released at once (due
    * again, no attempt counted) and the step stops: the broker is unlikely to accept the next round
    * either. A send that still completes after the timeout only delivers claims that were released,
-   * which the calculator ignores (lost_claim).
+   * which the calculator ignores (lost_claim). A scheduler that lost its leadership between claiming
+   * and publishing (frozen, say) gives the claims back unpublished.
    */
-  async dispatch(): Promise<number> {
+  async dispatch(stillLeader: () => boolean = () => true): Promise<number> {
     const { batchSize, maxInFlight, claimLeaseSeconds } = this.config.scheduler;
     let dispatched = 0;
     for (let round = 0; round < this.limits.dispatchRounds; round++) {
@@ -188,6 +191,11 @@ export class SchedulerCycleService {
       if (want <= 0) break;
       const batch = await this.claims.claimDueJobs(want, claimLeaseSeconds);
       if (batch.length === 0) break;
+      if (!stillLeader()) {
+        const released = await this.claims.releaseClaims(batch);
+        this.logger.warn(`lost leadership before publishing ${batch.length} claims: ${released} released`);
+        break;
+      }
       try {
         await withTimeout(
           this.publisher.publish(this.config.kafka.topics.valuationRequired, batch.map(toMessage)),
