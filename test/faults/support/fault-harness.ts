@@ -63,7 +63,8 @@ export class FaultScenario {
   };
   readonly group = `${this.run}.calculator`;
   readonly logDir = join(REPO_ROOT, '.run', 'faults', this.run);
-  readonly kafka = new FaultKafka(FAULTS_BROKERS.split(','));
+  /** The suite's client, on the brokers the scenario's processes use (its env may name others). */
+  readonly kafka: FaultKafka;
   readonly figures: Record<string, string | number> = {};
   readonly db: Pool;
   private readonly processes = new Map<string, ManagedProcess>();
@@ -85,6 +86,7 @@ export class FaultScenario {
       KAFKA_TOPIC_DLQ: this.topics.dlq,
       ...env,
     };
+    this.kafka = new FaultKafka(this.env.KAFKA_BROKERS.split(','));
     this.db = new Pool({ connectionString: FAULTS_DATABASE_URL, max: 3 });
     // A PostgreSQL restart drops the pool's idle connections; the pool replaces them on the next query.
     this.db.on('error', () => undefined);
