@@ -356,7 +356,10 @@ describe('calculator (real broker and database)', () => {
   it('serves health and the calculator metrics', async () => {
     const ready = await fetch(`${url}/health/ready`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'up', checks: { database: 'up', kafka: 'up', consumer: 'up' } });
+    expect(await ready.json()).toEqual({
+      status: 'up',
+      checks: { database: 'up', kafka: 'up', consumer: 'up' },
+    });
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/valuation_jobs_processed_total\{outcome="complete"\} \d+/);
     expect(metrics).toMatch(/valuation_jobs_processed_total\{outcome="retry_scheduled"\} 1/);

@@ -143,8 +143,8 @@ export class LeaderElectionService implements OnApplicationShutdown {
       connectionTimeoutMillis: POLL_TIMEOUT_MS,
       query_timeout: POLL_TIMEOUT_MS,
       // Server-side bounds too: a poll blocked on the row (a session holding it) fails, never waits on.
-      statement_timeout: POLL_TIMEOUT_MS,
-      lock_timeout: POLL_TIMEOUT_MS,
+      statement_timeout: Math.min(this.config.database.statementTimeoutMs, POLL_TIMEOUT_MS),
+      lock_timeout: Math.min(this.config.database.lockTimeoutMs, POLL_TIMEOUT_MS),
       keepAlive: true,
     });
     // Without an error listener a dropped connection would crash the process; with it, it only
