@@ -79,7 +79,9 @@ const services = compose.services;
 
 const APP_SERVICES = ['migrate', 'scheduler', 'scheduler-standby', 'calculator-1', 'calculator-2'];
 const LONG_RUNNING_APPS = APP_SERVICES.filter((name) => name !== 'migrate');
-const EXPECTED_SERVICES = ['postgres', 'kafka', ...APP_SERVICES, 'prometheus'];
+/** The Kafka cluster: three KRaft nodes, each broker and controller. */
+const KAFKA_SERVICES = ['kafka-1', 'kafka-2', 'kafka-3'];
+const EXPECTED_SERVICES = ['postgres', ...KAFKA_SERVICES, ...APP_SERVICES, 'prometheus'];
 /** Host port of each app (contract: scheduler 8087, standby 8088, calculators 8084 and 8085). */
 const PUBLISHED: Record<string, number> = {
   scheduler: 8087,
@@ -263,7 +265,9 @@ describe('docker/compose.yml', () => {
 
   it('points the apps at the compose postgres and kafka, and keeps the contract defaults otherwise', () => {
     const postgresEnv = stringEnv(services.postgres);
-    const advertised = stringEnv(services.kafka).KAFKA_ADVERTISED_LISTENERS.split(',');
+    const advertised = KAFKA_SERVICES.flatMap((name) =>
+      stringEnv(services[name]).KAFKA_ADVERTISED_LISTENERS.split(','),
+    );
     for (const name of APP_SERVICES) {
       const env = stringEnv(services[name]);
       const app = entryPoint(effectiveCommand(name))?.app === 'calculator' ? 'calculator' : 'scheduler';
@@ -277,14 +281,17 @@ describe('docker/compose.yml', () => {
       expect(decodeURIComponent(db.password)).toBe(postgresEnv.POSTGRES_PASSWORD);
       expect(db.pathname).toBe(`/${postgresEnv.POSTGRES_DB}`);
 
-      expect(config.kafka.brokers).toEqual(['kafka:9092']);
+      // Every broker of the cluster, each by the address it advertises.
+      expect(config.kafka.brokers).toEqual(['kafka-1:9092', 'kafka-2:9092', 'kafka-3:9092']);
       for (const broker of config.kafka.brokers) expect(advertised).toContain(`PLAINTEXT://${broker}`);
+      // Topics with a replica on each broker (the contract's default is 1, for a single broker).
+      expect(config.kafka.topicReplicationFactor).toBe(3);
+      expect(config.kafka.topicReplicationFactor).toBeLessThanOrEqual(KAFKA_SERVICES.length);
 
-      const rest = Object.fromEntries(
-        Object.entries(env).filter(([key]) => key !== 'DATABASE_URL' && key !== 'KAFKA_BROKERS'),
-      );
+      const wiring = ['DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_TOPIC_REPLICATION_FACTOR'];
+      const rest = Object.fromEntries(Object.entries(env).filter(([key]) => !wiring.includes(key)));
       const defaults = Object.fromEntries(
-        Object.entries(ENV_DEFAULTS).filter(([key]) => key !== 'DATABASE_URL' && key !== 'KAFKA_BROKERS'),
+        Object.entries(ENV_DEFAULTS).filter(([key]) => !wiring.includes(key)),
       );
       expect({ service: name, env: rest }).toEqual({ service: name, env: defaults });
     }
@@ -341,17 +348,23 @@ describe('docker/compose.yml', () => {
       });
     }
     expect(words(services.postgres.healthcheck?.test)).toContain('pg_isready');
-    expect(words(services.kafka.healthcheck?.test)?.[1]).toBe('/opt/kafka/bin/kafka-broker-api-versions.sh');
+    for (const name of KAFKA_SERVICES)
+      expect({ service: name, check: words(services[name].healthcheck?.test)?.[1] }).toEqual({
+        service: name,
+        check: '/opt/kafka/bin/kafka-broker-api-versions.sh',
+      });
     expect(services.migrate.healthcheck).toEqual({ disable: true });
   });
 
-  it('starts the apps after a successful migration and healthy postgres and kafka; the migration after postgres', () => {
+  it('starts the apps after a successful migration and healthy postgres and kafka nodes; the migration after postgres', () => {
     for (const name of LONG_RUNNING_APPS) {
       expect({ service: name, depends_on: dependsOn(services[name]) }).toEqual({
         service: name,
         depends_on: {
           postgres: 'service_healthy',
-          kafka: 'service_healthy',
+          'kafka-1': 'service_healthy',
+          'kafka-2': 'service_healthy',
+          'kafka-3': 'service_healthy',
           migrate: 'service_completed_successfully',
         },
       });
@@ -389,31 +402,54 @@ describe('docker/compose.yml', () => {
     }
   });
 
-  it('runs a single-node KRaft broker that advertises kafka:9092 and creates no topic by itself', () => {
-    const kafka = services.kafka;
-    const env = stringEnv(kafka);
-    expect(kafka.image).toMatch(/^apache\/kafka:3\.9\.\d+$/);
-    expect(env.KAFKA_PROCESS_ROLES.split(',').sort()).toEqual(['broker', 'controller']);
-    expect(env.KAFKA_LISTENERS.split(',').sort()).toEqual(['CONTROLLER://:9093', 'PLAINTEXT://:9092']);
-    expect(env.KAFKA_ADVERTISED_LISTENERS).toBe('PLAINTEXT://kafka:9092');
-    expect(env.KAFKA_CONTROLLER_LISTENER_NAMES).toBe('CONTROLLER');
-    expect(env.KAFKA_CONTROLLER_QUORUM_VOTERS).toBe(`${env.KAFKA_NODE_ID}@localhost:9093`);
-    expect(env.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP.split(',').sort()).toEqual([
-      'CONTROLLER:PLAINTEXT',
-      'PLAINTEXT:PLAINTEXT',
-    ]);
-    for (const key of [
-      'KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR',
-      'KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR',
-      'KAFKA_TRANSACTION_STATE_LOG_MIN_ISR',
-    ]) {
-      expect({ key, value: env[key] }).toEqual({ key, value: '1' });
-    }
-    expect(env.KAFKA_AUTO_CREATE_TOPICS_ENABLE).toBe('false');
-    // The broker's data survives a restart: its log directory is a volume.
-    expect(kafka.volumes).toContainEqual(
-      expect.stringMatching(new RegExp(`^[\\w-]+:${env.KAFKA_LOG_DIRS}$`)),
+  it('runs three KRaft nodes, each broker and controller, replicating 3 ways, creating no topic by itself', () => {
+    const envs = KAFKA_SERVICES.map((name) => stringEnv(services[name]));
+    // One cluster: the same id, the same static voter set naming every node's controller listener.
+    expect(new Set(envs.map((env) => env.CLUSTER_ID)).size).toBe(1);
+    expect(envs[0].CLUSTER_ID).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    const voters = envs[0].KAFKA_CONTROLLER_QUORUM_VOTERS;
+    expect(voters.split(',').sort()).toEqual(
+      KAFKA_SERVICES.map((name) => `${stringEnv(services[name]).KAFKA_NODE_ID}@${name}:9093`).sort(),
     );
+    expect(new Set(envs.map((env) => env.KAFKA_NODE_ID)).size).toBe(KAFKA_SERVICES.length);
+
+    KAFKA_SERVICES.forEach((name, i) => {
+      const kafka = services[name];
+      const env = envs[i];
+      expect(kafka.image).toMatch(/^apache\/kafka:3\.9\.\d+$/);
+      expect(env.KAFKA_PROCESS_ROLES.split(',').sort()).toEqual(['broker', 'controller']);
+      expect(env.KAFKA_LISTENERS.split(',').sort()).toEqual(['CONTROLLER://:9093', 'PLAINTEXT://:9092']);
+      expect({ service: name, advertised: env.KAFKA_ADVERTISED_LISTENERS }).toEqual({
+        service: name,
+        advertised: `PLAINTEXT://${name}:9092`,
+      });
+      expect(env.KAFKA_CONTROLLER_LISTENER_NAMES).toBe('CONTROLLER');
+      expect(env.KAFKA_CONTROLLER_QUORUM_VOTERS).toBe(voters);
+      expect(env.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP.split(',').sort()).toEqual([
+        'CONTROLLER:PLAINTEXT',
+        'PLAINTEXT:PLAINTEXT',
+      ]);
+      // Internal topics on every node, writable with one node lost; so are the apps' (min.insync 2).
+      expect({
+        service: name,
+        offsets: env.KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR,
+        transactions: env.KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR,
+        transactionsMinIsr: env.KAFKA_TRANSACTION_STATE_LOG_MIN_ISR,
+        defaultReplication: env.KAFKA_DEFAULT_REPLICATION_FACTOR,
+        minInsync: env.KAFKA_MIN_INSYNC_REPLICAS,
+      }).toEqual({
+        service: name,
+        offsets: '3',
+        transactions: '3',
+        transactionsMinIsr: '2',
+        defaultReplication: '3',
+        minInsync: '2',
+      });
+      expect(env.KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS).toBe('0');
+      expect(env.KAFKA_AUTO_CREATE_TOPICS_ENABLE).toBe('false');
+      // Each node's data survives a restart: its log directory is a volume of its own.
+      expect(kafka.volumes).toEqual([`${name}-data:${env.KAFKA_LOG_DIRS}`]);
+    });
   });
 
   it('runs postgres 15 with its data on a volume', () => {
