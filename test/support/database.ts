@@ -13,6 +13,7 @@ const TABLES = [
   'portfolio_valuation_jobs',
   'valuation_outbox',
   'valuation_triggers',
+  'operator_audit',
 ];
 
 export function testDatabaseUrl(): string {

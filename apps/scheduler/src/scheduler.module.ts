@@ -9,6 +9,7 @@ import { LeaderElectionService } from './cycle/leader-election.service';
 import { SchedulerCycleService } from './cycle/scheduler-cycle.service';
 import { LOOP_OPTIONS, SchedulerLoopService, type LoopOptions } from './cycle/scheduler-loop.service';
 import { JobsController } from './jobs-api/jobs.controller';
+import { OPERATORS_API_PROVIDERS } from './operators';
 import { SCHEDULER_METRIC_PROVIDERS, SchedulerMetrics } from './scheduler.metrics';
 
 export interface SchedulerModuleOptions {
@@ -52,6 +53,7 @@ export class SchedulerModule {
         LeaderElectionService,
         SchedulerCycleService,
         SchedulerLoopService,
+        ...OPERATORS_API_PROVIDERS,
       ],
     };
   }

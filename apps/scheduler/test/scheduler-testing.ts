@@ -1,4 +1,5 @@
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, LoggerService } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import { type Consumer, Kafka, logLevel } from 'kafkajs';
 import { register } from 'prom-client';
@@ -6,12 +7,32 @@ import { type AppConfig, loadConfig } from '@app/config';
 import { CYCLE_LIMITS, type CycleLimits, cycleLimitsFor } from '../src/cycle/cycle-limits';
 import { SchedulerModule } from '../src/scheduler.module';
 
-/** A scheduler configuration on this worker's test database and this spec's own topics. */
+/** Tokens of the operators' API the specs' schedulers accept (random per run, as real ones are). */
+export const SPEC_TOKENS = {
+  operator: randomBytes(32).toString('hex'),
+  viewer: randomBytes(32).toString('hex'),
+} as const;
+export const SPEC_OPERATOR_TOKENS = `spec-operator:operator:${SPEC_TOKENS.operator},spec-viewer:viewer:${SPEC_TOKENS.viewer}`;
+
+/** `Authorization` for a call of the operators' API as the spec's `operator` (or `viewer`). */
+export function bearer(role: keyof typeof SPEC_TOKENS = 'operator'): { authorization: string } {
+  return { authorization: `Bearer ${SPEC_TOKENS[role]}` };
+}
+
+/**
+ * A scheduler configuration on this worker's test database and this spec's own topics, with the
+ * {@link SPEC_TOKENS} as its operators unless `overrides` says otherwise.
+ */
 export function schedulerConfig(
   kafkaEnv: Record<string, string>,
   overrides: Record<string, string> = {},
 ): AppConfig {
-  return loadConfig('scheduler', { ...process.env, ...kafkaEnv, ...overrides });
+  return loadConfig('scheduler', {
+    ...process.env,
+    OPERATOR_TOKENS: SPEC_OPERATOR_TOKENS,
+    ...kafkaEnv,
+    ...overrides,
+  });
 }
 
 export interface SchedulerOptions {
@@ -19,6 +40,8 @@ export interface SchedulerOptions {
   runLoop?: boolean;
   limits?: Partial<CycleLimits>;
   customize?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
+  /** Default: Nest's console logger, errors and warnings only. */
+  logger?: LoggerService;
 }
 
 /**
@@ -40,7 +63,7 @@ export async function startScheduler(
   }
   if (options.customize) builder = options.customize(builder);
   const moduleRef = await builder.compile();
-  const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
+  const app = moduleRef.createNestApplication({ logger: options.logger ?? ['error', 'warn'] });
   await app.init();
   return app;
 }

@@ -5,7 +5,7 @@ import type { Client } from 'pg';
 import type { AppConfig } from '@app/config';
 import { connectTestDb, eventually, resetTables, seed } from '../../../test/support/database';
 import { isolatedKafkaEnv } from '../../../test/support/kafka';
-import { schedulerConfig, startScheduler, testConsumer } from './scheduler-testing';
+import { bearer, schedulerConfig, startScheduler, testConsumer } from './scheduler-testing';
 
 /**
  * The whole scheduler with its loop running, against the real database and broker, and a stand-in
@@ -71,8 +71,8 @@ describe('scheduler end to end', () => {
            FROM position_state ORDER BY portfolio_id`,
       )
     ).rows.map((r) => r.s);
-  const text = async (path: string) => {
-    const res = await fetch(`${base}${path}`);
+  const text = async (path: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${base}${path}`, { headers });
     return { status: res.status, body: await res.text() };
   };
 
@@ -121,7 +121,8 @@ describe('scheduler end to end', () => {
     expect(metrics).toMatch(/^valuation_jobs_dispatched_total 10$/m);
     expect(metrics).toMatch(/^valuation_jobs_over_attempt_threshold 0$/m);
     expect(metrics).toMatch(/^valuation_jobs\{status="PENDING"\} 0$/m);
-    const jobs = JSON.parse((await text('/jobs?portfolio_id=P2&limit=2')).body);
+    expect((await text('/jobs?portfolio_id=P2&limit=2')).status).toBe(401);
+    const jobs = JSON.parse((await text('/jobs?portfolio_id=P2&limit=2', bearer('viewer'))).body);
     expect(jobs.items.map((j: { valuation_date: string }) => j.valuation_date)).toEqual([
       '2025-01-10',
       '2025-01-09',

@@ -105,6 +105,9 @@ describe('loadConfig', () => {
         'KAFKA_TOPIC_FX_RATE_PERSISTED',
         'KAFKA_TOPIC_SNAPSHOT_PERSISTED',
         'KAFKA_TOPIC_DLQ',
+        // contract §9: the operators' API
+        'OPERATOR_TOKENS',
+        'OPERATOR_TOKENS_FILE',
       ].sort(),
     );
   });

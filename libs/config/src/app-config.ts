@@ -1,4 +1,5 @@
 import { ENV_DEFAULTS, EnvName, envSchema } from './config.schema';
+import { type OperatorPrincipal, OperatorTokenError, parseOperatorTokens } from './operator-tokens';
 
 export type AppName = 'calculator' | 'scheduler';
 export type JobPolicyName = 'retrying' | 'legacy';
@@ -63,6 +64,8 @@ export class AppConfig {
     readonly logLevel: LogLevel,
     readonly database: DatabaseSettings,
     readonly calculator: CalculatorSettings,
+    /** Who may call the scheduler's operators' API (contract §9); empty: nobody (every call is 401). */
+    readonly operators: readonly OperatorPrincipal[] = [],
   ) {}
 }
 
@@ -94,6 +97,14 @@ export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): 
     throw new ConfigError(variable, `${issue.message} (got ${JSON.stringify(given ?? '')})`);
   }
   const e = parsed.data;
+  let operators: OperatorPrincipal[];
+  try {
+    operators = parseOperatorTokens(e.OPERATOR_TOKENS, e.OPERATOR_TOKENS_FILE);
+  } catch (error) {
+    // Its messages name an entry by position and never contain a token.
+    if (error instanceof OperatorTokenError) throw new ConfigError(error.variable, error.message);
+    throw error;
+  }
   return new AppConfig(
     app,
     e.DATABASE_URL,
@@ -132,6 +143,7 @@ export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): 
     e.LOG_LEVEL,
     { statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS, lockTimeoutMs: e.DATABASE_LOCK_TIMEOUT_MS },
     { stallSeconds: e.CALCULATOR_STALL_SECONDS },
+    operators,
   );
 }
 

@@ -66,6 +66,8 @@ export const ENV_DEFAULTS = {
   CALCULATOR_STALL_SECONDS: '60',
   SCHEDULER_HTTP_PORT: '8087',
   LOG_LEVEL: 'info',
+  OPERATOR_TOKENS: '',
+  OPERATOR_TOKENS_FILE: '',
 } as const;
 
 export type EnvName = keyof typeof ENV_DEFAULTS;
@@ -103,6 +105,9 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug', 'verbose'], {
     error: "must be one of 'error', 'warn', 'info', 'debug', 'verbose'",
   }),
+  // Parsed (and the file read) by loadConfig, whose errors never repeat a token (operator-tokens.ts).
+  OPERATOR_TOKENS: z.string(),
+  OPERATOR_TOKENS_FILE: z.string(),
 } satisfies Record<EnvName, z.ZodType>);
 
 export type Env = z.infer<typeof envSchema>;

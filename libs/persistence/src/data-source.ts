@@ -4,6 +4,7 @@ import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-s
 import { OutboxRelayLease1764400000000 } from './migrations/1764400000000-outbox-relay-lease';
 import { SchedulerLeaderLease1764500000000 } from './migrations/1764500000000-scheduler-leader-lease';
 import { RetentionIndexes1764600000000 } from './migrations/1764600000000-retention-indexes';
+import { OperatorAudit1764800000000 } from './migrations/1764800000000-operator-audit';
 
 /** Migrations are listed explicitly (no globs) so the built and the test runs see the same set. */
 export const MIGRATIONS = [
@@ -11,6 +12,7 @@ export const MIGRATIONS = [
   OutboxRelayLease1764400000000,
   SchedulerLeaderLease1764500000000,
   RetentionIndexes1764600000000,
+  OperatorAudit1764800000000,
 ];
 
 /** How long a session may sit idle inside a transaction before the server ends it. */

@@ -4,12 +4,12 @@ import type { Client } from 'pg';
 import { ADMIN_MAX_CONCURRENT } from '@app/persistence';
 import { connectTestDb, eventually, resetTables, seed } from '../../../../test/support/database';
 import { isolatedKafkaEnv } from '../../../../test/support/kafka';
-import { schedulerConfig, startScheduler } from '../../test/scheduler-testing';
+import { bearer, schedulerConfig, startScheduler } from '../../test/scheduler-testing';
 import { SchedulerCycleService } from '../cycle/scheduler-cycle.service';
 
 interface Answer {
   status: number;
-  body: { message?: string; status?: string };
+  body: { error?: string; status?: string };
 }
 
 /**
@@ -45,7 +45,7 @@ describe('JobsController: bounded use of the database', () => {
   beforeEach(() => resetTables(db));
 
   const call = async (path: string, method = 'GET'): Promise<Answer> => {
-    const res = await fetch(`${base}${path}`, { method });
+    const res = await fetch(`${base}${path}`, { method, headers: bearer() });
     return { status: res.status, body: (await res.json()) as Answer['body'] };
   };
   /** Sessions of the app's pool waiting on a lock (the spec's own clients have another name). */
@@ -91,9 +91,7 @@ describe('JobsController: bounded use of the database', () => {
     for (const answer of refused) {
       expect(answer).toEqual({
         status: 503,
-        body: expect.objectContaining({
-          message: expect.stringMatching(/^the jobs API is busy \(2 requests in progress\)/),
-        }),
+        body: { error: expect.stringMatching(/^the jobs API is busy \(2 requests in progress\)/) },
       });
     }
     expect(await waitingOnLocks()).toBe(ADMIN_MAX_CONCURRENT);
@@ -125,11 +123,9 @@ describe('JobsController: bounded use of the database', () => {
       await locker.query('BEGIN');
       await locker.query(`SELECT 1 FROM portfolio_valuation_jobs WHERE id = $1 FOR UPDATE`, [id]);
       try {
-        const res = await fetch(`${url}/jobs/${id}/retry`, { method: 'POST' });
+        const res = await fetch(`${url}/jobs/${id}/retry`, { method: 'POST', headers: bearer() });
         expect(res.status).toBe(503);
-        expect(await res.json()).toMatchObject({
-          message: 'the job is locked by other work: try again shortly',
-        });
+        expect(await res.json()).toEqual({ error: 'the job is locked by other work: try again shortly' });
       } finally {
         await locker.query('ROLLBACK');
       }

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Client } from 'pg';
 import { connectTestDb, resetTables } from '../../../../test/support/database';
 import { isolatedKafkaEnv } from '../../../../test/support/kafka';
-import { schedulerConfig, startScheduler } from '../../test/scheduler-testing';
+import { bearer, schedulerConfig, startScheduler } from '../../test/scheduler-testing';
 
 /** The operators' API over HTTP (plain fetch against a real listening server and the real database). */
 describe('JobsController', () => {
@@ -43,16 +43,16 @@ describe('JobsController', () => {
     }
   });
 
-  /** A response body: a page of jobs, a job, or an error (`message`). */
+  /** A response body: a page of jobs, a job, or an error (`{"error": ...}`, contract §9). */
   interface Body {
     items: { id: string }[];
     limit: number;
     offset: number;
-    message: string;
+    error: string;
     next_attempt_at: string;
   }
   const call = async (path: string, init?: RequestInit) => {
-    const res = await fetch(`${base}${path}`, init);
+    const res = await fetch(`${base}${path}`, { ...init, headers: bearer() });
     return { status: res.status, body: (await res.json()) as Body };
   };
   const get = (query: string) => call(`/jobs${query}`);
@@ -130,7 +130,7 @@ describe('JobsController', () => {
   ])('refuses bad input with a 400 that says why: %s', async (query, message) => {
     const { status, body } = await get(query);
     expect(status).toBe(400);
-    expect(body.message).toMatch(message);
+    expect(body).toEqual({ error: expect.stringMatching(message) });
   });
 
   it('makes a FAILED job due now, keeping its attempts', async () => {
@@ -153,24 +153,24 @@ describe('JobsController', () => {
   it('answers 409 for a job in another status, 404 for an unknown one, 400 for a malformed id', async () => {
     expect(await retry(ids.d)).toMatchObject({
       status: 409,
-      body: { message: expect.stringContaining('is COMPLETE') },
+      body: { error: expect.stringContaining('is COMPLETE') },
     });
     expect(await retry(ids.e)).toMatchObject({
       status: 409,
-      body: { message: expect.stringContaining('is PROCESSING') },
+      body: { error: expect.stringContaining('is PROCESSING') },
     });
     expect(await retry('999999')).toMatchObject({
       status: 404,
-      body: { message: 'job 999999 does not exist' },
+      body: { error: 'job 999999 does not exist' },
     });
     expect(await retry('abc')).toMatchObject({
       status: 400,
-      body: { message: 'id: must be a positive whole number' },
+      body: { error: 'id: must be a positive whole number' },
     });
     expect(await retry('99999999999999999999')).toMatchObject({ status: 400 });
     expect(await retry('%00')).toMatchObject({
       status: 400,
-      body: { message: 'id: must be a positive whole number' },
+      body: { error: 'id: must be a positive whole number' },
     });
     const { rows } = await db.query(`SELECT status FROM portfolio_valuation_jobs WHERE id = $1`, [ids.d]);
     expect(rows[0].status).toBe('COMPLETE');

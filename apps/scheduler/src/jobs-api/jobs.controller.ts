@@ -12,6 +12,7 @@ import {
 } from '@nestjs/common';
 import { AdminBusyError, JobsAdminRepository, type JobView } from '@app/persistence';
 import { DEFAULT_LIMIT, jobIdSchema, listJobsQuerySchema, type ListJobsQuery } from './jobs-query.schema';
+import { Audited } from '../operators';
 import { ZodValidationPipe } from './zod-validation.pipe';
 
 export interface JobPage {
@@ -20,7 +21,11 @@ export interface JobPage {
   offset: number;
 }
 
-/** The operators' view of the job table (contract §8), on the scheduler's port. */
+/**
+ * The operators' view of the job table (contract §8, §9), on the scheduler's port. Tokens, roles
+ * (GET: viewer, POST: operator), the audit of every POST and the `{"error": ...}` body are the
+ * operators' API's global guard, interceptor and filter (../operators), not this class's concern.
+ */
 @Controller('jobs')
 export class JobsController {
   constructor(private readonly jobs: JobsAdminRepository) {}
@@ -48,6 +53,7 @@ export class JobsController {
   /** Makes a PENDING or FAILED job due now; any other status is a conflict. */
   @Post(':id/retry')
   @HttpCode(HttpStatus.OK)
+  @Audited({ action: 'jobs.retry', target: (req) => ({ job_id: req.params.id }) })
   async retry(@Param('id', new ZodValidationPipe(jobIdSchema)) id: string): Promise<JobView> {
     const result = await unavailableWhenBusy(() => this.jobs.retry(id));
     switch (result.kind) {

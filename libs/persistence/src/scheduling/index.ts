@@ -6,5 +6,6 @@ export * from './fan-out.repository';
 export * from './watermark.repository';
 export * from './job-stats.repository';
 export * from './jobs-admin.repository';
+export * from './operator-audit.repository';
 export * from './retention.repository';
 export * from './scheduling-persistence.module';

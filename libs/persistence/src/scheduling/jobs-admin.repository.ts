@@ -109,14 +109,26 @@ export class ConcurrencyLimit {
 }
 
 /**
+ * The one limit every statement of the operators' API runs under (job queries, audit records), so
+ * together they never hold more than {@link ADMIN_MAX_CONCURRENT} of the scheduler's connections.
+ */
+@Injectable()
+export class AdminStatementLimit extends ConcurrencyLimit {
+  constructor() {
+    super(ADMIN_MAX_CONCURRENT, ADMIN_WAIT_MS);
+  }
+}
+
+/**
  * The operators' view of the job table: filtered listing and a manual retry. Every statement runs
  * under {@link ADMIN_MAX_CONCURRENT}, so the API can never take the cycle's connections.
  */
 @Injectable()
 export class JobsAdminRepository {
-  private readonly limit = new ConcurrencyLimit(ADMIN_MAX_CONCURRENT, ADMIN_WAIT_MS);
-
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly ds: DataSource,
+    private readonly limit: AdminStatementLimit,
+  ) {}
 
   /** Newest first. Filters are bound parameters; only the fixed clauses below are ever concatenated. */
   async list(filter: JobFilter): Promise<JobView[]> {

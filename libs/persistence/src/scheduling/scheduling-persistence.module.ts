@@ -4,7 +4,8 @@ import { BusinessCalendarRepository } from './business-calendar.repository';
 import { FanOutRepository } from './fan-out.repository';
 import { JobRecoveryRepository } from './job-recovery.repository';
 import { JobStatsRepository } from './job-stats.repository';
-import { JobsAdminRepository } from './jobs-admin.repository';
+import { AdminStatementLimit, JobsAdminRepository } from './jobs-admin.repository';
+import { OperatorAuditRepository } from './operator-audit.repository';
 import { RetentionRepository } from './retention.repository';
 import { WatermarkRepository } from './watermark.repository';
 
@@ -15,7 +16,9 @@ const REPOSITORIES = [
   FanOutRepository,
   WatermarkRepository,
   JobStatsRepository,
+  AdminStatementLimit,
   JobsAdminRepository,
+  OperatorAuditRepository,
   RetentionRepository,
 ];
 
