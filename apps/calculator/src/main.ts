@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { loadConfigOrExit } from '@app/config';
+import { KafkaStartupError } from '@app/messaging';
 import { createJsonLogger, exitOnSignals } from '@app/observability';
 import { CalculatorModule } from './calculator.module';
 
@@ -14,6 +15,13 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((error: unknown) => {
-  console.error(`calculator failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  // A refused login is one line naming what to check; anything unexpected keeps its stack.
+  const detail =
+    error instanceof KafkaStartupError
+      ? error.message
+      : error instanceof Error
+        ? (error.stack ?? error.message)
+        : String(error);
+  console.error(`calculator failed to start: ${detail}`);
   process.exit(1);
 });

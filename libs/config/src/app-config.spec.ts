@@ -105,6 +105,15 @@ describe('loadConfig', () => {
         'KAFKA_TOPIC_FX_RATE_PERSISTED',
         'KAFKA_TOPIC_SNAPSHOT_PERSISTED',
         'KAFKA_TOPIC_DLQ',
+        // contract §10: Kafka TLS and SASL
+        'KAFKA_SSL',
+        'KAFKA_SSL_CA_FILE',
+        'KAFKA_SSL_CERT_FILE',
+        'KAFKA_SSL_KEY_FILE',
+        'KAFKA_SASL_MECHANISM',
+        'KAFKA_SASL_USERNAME',
+        'KAFKA_SASL_PASSWORD',
+        'KAFKA_SASL_PASSWORD_FILE',
         // contract §9: the operators' API
         'OPERATOR_TOKENS',
         'OPERATOR_TOKENS_FILE',

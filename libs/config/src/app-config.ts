@@ -1,5 +1,12 @@
 import { ENV_DEFAULTS, EnvName, envSchema } from './config.schema';
 import { type OperatorPrincipal, OperatorTokenError, parseOperatorTokens } from './operator-tokens';
+import {
+  type KafkaSaslSettings,
+  type KafkaTlsSettings,
+  KafkaSecurityError,
+  parseKafkaSasl,
+  parseKafkaTls,
+} from './kafka-security';
 
 export type AppName = 'calculator' | 'scheduler';
 export type JobPolicyName = 'retrying' | 'legacy';
@@ -17,6 +24,10 @@ export interface KafkaSettings {
   /** Replicas of the topics the processes create; `min.insync.replicas` is min(2, this). */
   topicReplicationFactor: number;
   topics: KafkaTopics;
+  /** TLS to the brokers (`KAFKA_SSL`, files read at boot); absent: plaintext. */
+  tls?: KafkaTlsSettings;
+  /** SASL authentication (`KAFKA_SASL_*`); absent: none. Its password is not enumerable. */
+  sasl?: KafkaSaslSettings;
 }
 
 export interface RetryConfig {
@@ -105,6 +116,16 @@ export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): 
     if (error instanceof OperatorTokenError) throw new ConfigError(error.variable, error.message);
     throw error;
   }
+  let kafkaTls: KafkaTlsSettings | undefined;
+  let kafkaSasl: KafkaSaslSettings | undefined;
+  try {
+    kafkaTls = parseKafkaTls(e);
+    kafkaSasl = parseKafkaSasl(e);
+  } catch (error) {
+    // Its messages name the variable and a file's path, never a password or a file's content.
+    if (error instanceof KafkaSecurityError) throw new ConfigError(error.variable, error.message);
+    throw error;
+  }
   return new AppConfig(
     app,
     e.DATABASE_URL,
@@ -121,6 +142,8 @@ export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): 
         snapshotPersisted: e.KAFKA_TOPIC_SNAPSHOT_PERSISTED,
         dlq: e.KAFKA_TOPIC_DLQ,
       },
+      ...(kafkaTls && { tls: kafkaTls }),
+      ...(kafkaSasl && { sasl: kafkaSasl }),
     },
     e.VALUATION_JOB_POLICY,
     {

@@ -49,6 +49,14 @@ export const ENV_DEFAULTS = {
   KAFKA_TOPIC_FX_RATE_PERSISTED: 'fx_rate_persisted',
   KAFKA_TOPIC_SNAPSHOT_PERSISTED: 'daily_position_snapshot_persisted',
   KAFKA_TOPIC_DLQ: 'valuation.dlq',
+  KAFKA_SSL: 'false',
+  KAFKA_SSL_CA_FILE: '',
+  KAFKA_SSL_CERT_FILE: '',
+  KAFKA_SSL_KEY_FILE: '',
+  KAFKA_SASL_MECHANISM: 'none',
+  KAFKA_SASL_USERNAME: '',
+  KAFKA_SASL_PASSWORD: '',
+  KAFKA_SASL_PASSWORD_FILE: '',
   VALUATION_JOB_POLICY: 'retrying',
   VALUATION_RETRY_BACKOFF_SECONDS: '600',
   VALUATION_RETRY_BACKOFF_MULTIPLIER: '1',
@@ -86,6 +94,22 @@ export const envSchema = z.object({
   KAFKA_TOPIC_FX_RATE_PERSISTED: topicName,
   KAFKA_TOPIC_SNAPSHOT_PERSISTED: topicName,
   KAFKA_TOPIC_DLQ: topicName,
+  KAFKA_SSL: z.enum(['true', 'false'], { error: "must be 'true' or 'false'" }).transform((v) => v === 'true'),
+  // The files are read, and the combinations checked, by loadConfig (kafka-security.ts).
+  KAFKA_SSL_CA_FILE: z.string(),
+  KAFKA_SSL_CERT_FILE: z.string(),
+  KAFKA_SSL_KEY_FILE: z.string(),
+  KAFKA_SASL_MECHANISM: z
+    .string()
+    .transform((v) => v.toLowerCase())
+    .pipe(
+      z.enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512'], {
+        error: "must be 'none', 'plain', 'scram-sha-256' or 'scram-sha-512'",
+      }),
+    ),
+  KAFKA_SASL_USERNAME: z.string(),
+  KAFKA_SASL_PASSWORD: z.string(),
+  KAFKA_SASL_PASSWORD_FILE: z.string(),
   VALUATION_JOB_POLICY: z.enum(['retrying', 'legacy'], { error: "must be 'retrying' or 'legacy'" }),
   VALUATION_RETRY_BACKOFF_SECONDS: int(0),
   VALUATION_RETRY_BACKOFF_MULTIPLIER: decimalNumber(1),

@@ -3,7 +3,7 @@ import type { Kafka } from 'kafkajs';
 import type { KafkaSettings } from '@app/config';
 import { EventPublisher } from './event-publisher';
 import { KafkaReadiness } from './kafka.readiness';
-import { createKafka } from './kafka-client';
+import { createKafka, kafkaAuthenticationFailure, KafkaStartupError } from './kafka-client';
 import { KAFKA_CLIENT, KAFKA_SETTINGS } from './messaging.tokens';
 import { ensureTopics } from './topics';
 
@@ -31,8 +31,16 @@ export class MessagingModule implements OnModuleInit {
     };
   }
 
+  /** The first connection of a process: refused credentials end the boot with one line (KafkaStartupError). */
   async onModuleInit(): Promise<void> {
-    const created = await ensureTopics(this.kafka, this.settings);
+    let created: string[];
+    try {
+      created = await ensureTopics(this.kafka, this.settings);
+    } catch (error) {
+      const refused = kafkaAuthenticationFailure(error, this.settings);
+      if (refused) throw new KafkaStartupError(refused);
+      throw error;
+    }
     if (created.length) this.logger.log(`created topics ${created.join(', ')}`);
   }
 }
