@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { ManagedProcess } from '../lib/managed-process';
@@ -67,8 +68,11 @@ async function main(): Promise<void> {
   );
   say(`  held back: every CHF rate, every ASML price, and the SPY price of 2024-03-08`);
 
+  // The operators' API needs a bearer token (contract §9): one for this run, given to the scheduler only.
+  const operatorToken = randomBytes(32).toString('hex');
+  const schedulerEnv = { ...env, OPERATOR_TOKENS: `demo:operator:${operatorToken}` };
   const processes = [
-    new ManagedProcess(`${run}-scheduler`, 'scheduler', 8087, env),
+    new ManagedProcess(`${run}-scheduler`, 'scheduler', 8087, schedulerEnv),
     new ManagedProcess(`${run}-calculator-1`, 'calculator', 8084, env),
     new ManagedProcess(`${run}-calculator-2`, 'calculator', 8085, env),
   ];
@@ -111,16 +115,29 @@ async function main(): Promise<void> {
     await Promise.race([Promise.all(processes.map((p) => p.waitReady())), interrupted]);
     for (const p of processes)
       say(`  ${p.name.replace(`${run}-`, '')} pid ${p.pid} ready at ${p.url}  ${dim(`log ${p.logFile}`)}`);
+    const jobsCurl = `curl -H "Authorization: Bearer ${operatorToken}" '${processes[0].url}/jobs?status=PENDING&limit=5'`;
+    say(`  jobs API (this run's operator token): ${jobsCurl}`);
     await producer.connect();
 
     const story = new DemoStory(db, producer, env, processes[0], options.policy);
     await Promise.race([story.tell(), interrupted]);
 
+    heading("The operators' API");
+    const jobs = await fetch(`${processes[0].url}/jobs?status=PENDING&limit=5`, {
+      headers: { authorization: `Bearer ${operatorToken}` },
+    });
+    const page = (await jobs.json()) as { items?: { id: string; attempt_count: number }[] };
+    say(
+      `  GET /jobs?status=PENDING with the token: ${jobs.status}, ${page.items?.length ?? 0} jobs listed` +
+        ` (without it: ${(await fetch(`${processes[0].url}/jobs`)).status})`,
+    );
+    say(`  ${jobsCurl}`);
+
     if (options.keepRunning) {
       heading('Still running (--keep-running)');
       for (const p of processes)
         say(`  ${p.name.replace(`${run}-`, '')}: ${p.url}/health/ready  ${p.url}/metrics`);
-      say(`  jobs API: ${processes[0].url}/jobs?status=PENDING`);
+      say(`  jobs API: ${jobsCurl}`);
       say(`  database: ${databaseUrl}`);
       say(yellow('  press Ctrl-C to stop everything'));
       await interrupted.catch(() => undefined);
