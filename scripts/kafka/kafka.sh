@@ -16,6 +16,16 @@
 #   and returns once all three are registered; cluster-kill N sends node N a SIGKILL (fault tests);
 #   cluster-status exits 0 only when all three run. KAFKA_READY_TIMEOUT defaults to 120 here.
 #   Clients: KAFKA_BROKERS=127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094 KAFKA_TOPIC_REPLICATION_FACTOR=3
+#
+# A single broker with TLS and SASL: bash scripts/kafka/kafka.sh sasl-up|sasl-down|sasl-status
+#   Clients on SASL_SSL://127.0.0.1:29092 (KAFKA_SASL_PORT), controller on 29093, the inter-broker
+#   listener PLAINTEXT on 127.0.0.1:29094 (loopback only); state in .kafka-sasl (KAFKA_SASL_DIR). The
+#   first sasl-up makes a throwaway CA and the broker's PKCS12 keystore and truststore with keytool (SAN
+#   IP:127.0.0.1, DNS:localhost) and a random password for the user `valuation`, valid for PLAIN (JAAS)
+#   and SCRAM-SHA-256/512 (added when the storage is formatted). Clients read ca.pem and
+#   valuation.password (mode 600) from the state dir; nothing secret is printed:
+#   KAFKA_BROKERS=127.0.0.1:29092 KAFKA_SSL=true KAFKA_SSL_CA_FILE=.kafka-sasl/ca.pem KAFKA_SASL_USERNAME=valuation
+#   KAFKA_SASL_MECHANISM=scram-sha-512 KAFKA_SASL_PASSWORD_FILE=.kafka-sasl/valuation.password
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -32,6 +42,7 @@ READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-60}" JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}ja
 CLUSTER_DIR="${KAFKA_CLUSTER_DIR:-$ROOT/.kafka-cluster}" CLUSTER_BASE="${KAFKA_CLUSTER_PORT_BASE:-19092}"
 CLUSTER_READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-120}"  # three JVMs starting at once on a small machine
 CLUSTER_NODES=(1 2 3)
+SASL_DIR="${KAFKA_SASL_DIR:-$ROOT/.kafka-sasl}" SASL_PORT="${KAFKA_SASL_PORT:-29092}" SASL_USER=valuation
 
 log() { echo "kafka: $*"; }
 
@@ -98,12 +109,13 @@ java_run() { "$JAVA" -Dlog4j.configuration="file:$LOG4J" -cp "$LIBS/*" "$@"; }
 # `format -t <cluster-id>` form, not `--standalone` (that one is for controller.quorum.bootstrap.servers).
 # The cluster's nodes pass the one id they share; the single node gets a new one.
 new_cluster_id() { java_run kafka.tools.StorageTool random-uuid | grep -E '^[A-Za-z0-9_-]{22}$' | tail -n1; }
+# Arguments after the cluster id go to StorageTool format as they are (the SASL broker's --add-scram).
 format_storage() {
   if [[ -f "$DATA/meta.properties" ]]; then return 0; fi
-  local cluster_id="${1:-}"
+  local cluster_id="${1:-}"; shift || true
   if [[ -z "$cluster_id" ]]; then cluster_id="$(new_cluster_id)"; fi
   log "formatting $DATA (cluster id $cluster_id)"
-  if ! java_run kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" > "$SDIR/format.log" 2>&1; then
+  if ! java_run kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" "$@" > "$SDIR/format.log" 2>&1; then
     cat "$SDIR/format.log"; exit 1
   fi
 }
@@ -281,6 +293,124 @@ cmd_cluster_kill() {  # SIGKILL to node $1, as a crash would: no controlled shut
   log "killed node $n (pid $pid)"
 }
 
+# ---------------------------------------------------------------- the SASL_SSL broker ------------
+
+# Points the single-node variables at the SASL_SSL broker's state directory and ports.
+use_sasl() {
+  SDIR="$SASL_DIR" PORT="$SASL_PORT" CPORT=$((SASL_PORT + 1)) IPORT=$((SASL_PORT + 2))
+  DATA="$SDIR/data" PIDFILE="$SDIR/broker.pid" LOG="$SDIR/broker.log"
+  PROPS="$SDIR/server.properties" LOG4J="$SDIR/log4j.properties" BROKER="127.0.0.1:$PORT"
+}
+
+random_secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# The CA, the broker's keystore and truststore, and the passwords: made once, kept in $SASL_DIR (mode
+# 600 for what is secret). New secrets mean a new storage too, since SCRAM users are set by format.
+sasl_secrets() {
+  local tls="$SDIR/tls" kp
+  if [[ -s "$SDIR/valuation.password" && -s "$SDIR/ca.pem" && -s "$tls/broker.p12" && -s "$tls/truststore.p12" ]]; then
+    return 0
+  fi
+  log "making a throwaway CA, the broker's keystore and the user's password in $SDIR"
+  rm -rf "$tls" "$DATA" "$SDIR/ca.pem" "$SDIR/valuation.password"
+  mkdir -p "$tls"; chmod 700 "$tls"
+  (umask 077; random_secret > "$tls/store.password"; random_secret > "$SDIR/valuation.password")
+  kp="$(cat "$tls/store.password")"
+  local keytool="${JAVA_HOME:+$JAVA_HOME/bin/}keytool"
+  local store=(-storetype PKCS12 -storepass "$kp") days=(-validity 3650)
+  {
+    "$keytool" -genkeypair -alias ca -keyalg RSA -keysize 2048 -dname "CN=valuation local test CA" \
+      -ext bc:c -ext KU=keyCertSign,cRLSign "${days[@]}" -keystore "$tls/ca.p12" "${store[@]}"
+    "$keytool" -exportcert -rfc -alias ca -keystore "$tls/ca.p12" "${store[@]}" -file "$SDIR/ca.pem"
+    "$keytool" -genkeypair -alias broker -keyalg RSA -keysize 2048 -dname "CN=localhost" "${days[@]}" \
+      -keystore "$tls/broker.p12" "${store[@]}"
+    "$keytool" -certreq -alias broker -keystore "$tls/broker.p12" "${store[@]}" -file "$tls/broker.csr"
+    "$keytool" -gencert -alias ca -keystore "$tls/ca.p12" "${store[@]}" -infile "$tls/broker.csr" -rfc \
+      -outfile "$tls/broker.crt" -ext SAN=IP:127.0.0.1,DNS:localhost -ext KU=digitalSignature,keyEncipherment \
+      -ext EKU=serverAuth "${days[@]}"
+    "$keytool" -importcert -noprompt -alias ca -file "$SDIR/ca.pem" -keystore "$tls/broker.p12" "${store[@]}"
+    "$keytool" -importcert -noprompt -alias broker -file "$tls/broker.crt" -keystore "$tls/broker.p12" "${store[@]}"
+    "$keytool" -importcert -noprompt -alias ca -file "$SDIR/ca.pem" -keystore "$tls/truststore.p12" "${store[@]}"
+  } > "$SDIR/keytool.log" 2>&1 || { log "keytool failed:"; cat "$SDIR/keytool.log"; exit 1; }
+  chmod 600 "$tls"/*.p12 "$SDIR/valuation.password"
+  chmod 644 "$SDIR/ca.pem"
+}
+
+# The single node's configuration with its listeners replaced: clients on SASL_SSL (PLAIN, SCRAM-SHA-256
+# and -512), the inter-broker listener PLAINTEXT on loopback, the controller as before. Mode 600: it
+# holds the PLAIN user's password and the keystore's.
+write_sasl_config() {
+  local kp pw base
+  kp="$(cat "$SDIR/tls/store.password")" pw="$(cat "$SDIR/valuation.password")"
+  write_config
+  base="$(grep -Ev '^(listeners|advertised\.listeners|listener\.security\.protocol\.map|inter\.broker\.listener\.name)=' "$PROPS")"
+  (umask 077; rm -f "$PROPS"; cat > "$PROPS" <<PROPS
+$base
+listeners=SASL_SSL://127.0.0.1:$PORT,BROKER://127.0.0.1:$IPORT,CONTROLLER://127.0.0.1:$CPORT
+advertised.listeners=SASL_SSL://127.0.0.1:$PORT,BROKER://127.0.0.1:$IPORT
+listener.security.protocol.map=SASL_SSL:SASL_SSL,BROKER:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=BROKER
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SASL_USER="$pw";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$SDIR/tls/broker.p12
+ssl.keystore.password=$kp
+ssl.key.password=$kp
+ssl.truststore.type=PKCS12
+ssl.truststore.location=$SDIR/tls/truststore.p12
+ssl.truststore.password=$kp
+ssl.client.auth=none
+PROPS
+  )
+}
+
+wait_sasl_ready() {
+  node "$SCRIPT_DIR/wait-ready.js" "$BROKER" "$@" --ssl-ca="$SDIR/ca.pem" --sasl-mechanism=scram-sha-512 \
+    --sasl-username="$SASL_USER" --sasl-password-file="$SDIR/valuation.password"
+}
+
+cmd_sasl_up() {
+  use_sasl
+  mkdir -p "$KDIR" "$SDIR"; chmod 700 "$SDIR"
+  local pid started=0; pid="$(broker_pid)"
+  if [[ -z "$pid" ]]; then
+    if port_open "$PORT" || port_open "$CPORT" || port_open "$IPORT"; then
+      log "port $PORT, $CPORT or $IPORT is taken by a process this script did not start"; exit 1
+    fi
+    rm -f "$PIDFILE"
+    fetch_libs
+    sasl_secrets
+    write_sasl_config
+    local pw; pw="$(cat "$SDIR/valuation.password")"
+    format_storage "" --add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$pw]" \
+      --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$pw]"
+    if [[ -f "$LOG" ]]; then mv -f "$LOG" "$LOG.prev"; fi
+    log "starting SASL_SSL broker on $BROKER (controller 127.0.0.1:$CPORT, inter-broker 127.0.0.1:$IPORT)"
+    launch -Xms256m
+    pid="$(cat "$PIDFILE")" started=1
+  fi
+  local start=$SECONDS
+  if wait_sasl_ready "$READY_TIMEOUT" --pid="$pid"; then
+    if (( started )); then
+      log "ready on $BROKER (SASL_SSL; pid $pid, $((SECONDS - start))s): CA $SDIR/ca.pem, user $SASL_USER, password in $SDIR/valuation.password"
+    else log "already running (pid $pid) on $BROKER (SASL_SSL)"; fi
+    return 0
+  fi
+  log "SASL_SSL broker (pid $pid) did not become ready; last 40 lines of $LOG:"
+  tail -n 40 "$LOG" || true
+  if (( started )); then cmd_down > /dev/null; fi
+  exit 1
+}
+
+cmd_sasl_status() {  # exit 0 if the SASL_SSL broker runs, 1 otherwise
+  use_sasl
+  local pid; pid="$(broker_pid)"
+  if [[ -n "$pid" ]]; then log "SASL_SSL broker running (pid $pid) on $BROKER"; return 0; fi
+  log "SASL_SSL broker not running ($BROKER)"; return 1
+}
+
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
@@ -289,5 +419,8 @@ case "${1:-}" in
   cluster-down) cmd_cluster_down ;;
   cluster-status) cmd_cluster_status ;;
   cluster-kill) cmd_cluster_kill "${2:-}" ;;
-  *) echo "usage: $0 up|down|status|cluster-up|cluster-down|cluster-status|cluster-kill N" >&2; exit 2 ;;
+  sasl-up) cmd_sasl_up ;;
+  sasl-down) use_sasl; cmd_down ;;
+  sasl-status) cmd_sasl_status ;;
+  *) echo "usage: $0 up|down|status|cluster-up|cluster-down|cluster-status|cluster-kill N|sasl-up|sasl-down|sasl-status" >&2; exit 2 ;;
 esac

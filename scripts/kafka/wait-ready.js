@@ -7,9 +7,13 @@
 // timeoutSeconds: how long to keep retrying (default 60).
 // --pid=N,M: give up at once if any of these processes exits (used by kafka.sh while brokers start).
 // --expect-brokers=K: wait until the cluster has at least K registered brokers (default 1).
+// --ssl-ca=FILE: connect with TLS, trusting the CA(s) of this PEM file (the SASL_SSL broker's ca.pem).
+// --sasl-mechanism=M --sasl-username=U --sasl-password-file=F: authenticate (plain, scram-sha-256 or
+//   scram-sha-512); the password is read from the file and never printed.
 // Exit code: 0 when the cluster answered, 1 on timeout or if the watched process died.
 'use strict';
 
+const { readFileSync } = require('node:fs');
 const { Kafka, logLevel } = require('kafkajs');
 
 const args = process.argv.slice(2);
@@ -26,6 +30,21 @@ const brokers = (brokersArg || process.env.KAFKA_BROKERS || '127.0.0.1:9092')
 const timeoutMs = Number(timeoutArg || 60) * 1000;
 const watchedPids = pidArg ? pidArg.slice('--pid='.length).split(',').filter(Boolean).map(Number) : [];
 const expectedBrokers = expectArg ? Number(expectArg.slice('--expect-brokers='.length)) : 1;
+const option = (name) => {
+  const arg = args.find((a) => a.startsWith(`--${name}=`));
+  return arg === undefined ? undefined : arg.slice(name.length + 3);
+};
+const caFile = option('ssl-ca');
+const saslMechanism = option('sasl-mechanism');
+const security = {};
+if (caFile) security.ssl = { ca: readFileSync(caFile, 'utf8') };
+if (saslMechanism) {
+  security.sasl = {
+    mechanism: saslMechanism,
+    username: option('sasl-username') || '',
+    password: readFileSync(option('sasl-password-file') || '', 'utf8').replace(/\r?\n$/, ''),
+  };
+}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -46,6 +65,7 @@ async function probe() {
     connectionTimeout: 1000,
     requestTimeout: 2000,
     retry: { retries: 0 },
+    ...security,
   });
   const admin = kafka.admin();
   try {
