@@ -3,6 +3,7 @@ import { Test } from '@nestjs/testing';
 import { Kafka, logLevel, Consumer, KafkaMessage } from 'kafkajs';
 import { register } from 'prom-client';
 import { AppConfig, loadConfig } from '@app/config';
+import { kafkaSecurityOptions } from '@app/messaging';
 import { CalculatorModule } from '../../apps/calculator/src/calculator.module';
 import { isolatedKafkaEnv } from './kafka';
 
@@ -24,14 +25,19 @@ export async function startCalculator(prefix: string, env: Record<string, string
   return { app, config, url: await app.getUrl() };
 }
 
-/** A plain kafkajs client for a spec: produce input, read output topics from the beginning. */
+/** A kafkajs client for a spec, with the app's TLS and SASL settings: produce input, read output topics. */
 export class TestKafka {
   readonly kafka: Kafka;
   private readonly consumers: Consumer[] = [];
   private readonly producer;
 
   constructor(config: AppConfig) {
-    this.kafka = new Kafka({ clientId: 'spec', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
+    this.kafka = new Kafka({
+      clientId: 'spec',
+      brokers: config.kafka.brokers,
+      logLevel: logLevel.NOTHING,
+      ...kafkaSecurityOptions(config.kafka),
+    });
     this.producer = this.kafka.producer();
   }
 

@@ -1,12 +1,13 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { loadConfigOrExit } from '@app/config';
-import { KafkaStartupError } from '@app/messaging';
+import { kafkaAuthenticationFailure } from '@app/messaging';
 import { createJsonLogger, exitOnSignals } from '@app/observability';
 import { CalculatorModule } from './calculator.module';
 
+const config = loadConfigOrExit('calculator');
+
 async function bootstrap(): Promise<void> {
-  const config = loadConfigOrExit('calculator');
   const logger = createJsonLogger('calculator', config.logLevel);
   const app = await NestFactory.create(CalculatorModule.forRoot(config), { logger });
   exitOnSignals(app, logger);
@@ -15,13 +16,11 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((error: unknown) => {
-  // A refused login is one line naming what to check; anything unexpected keeps its stack.
+  // Brokers refusing the login (whichever client met them first) is one line naming what to check,
+  // without the password; anything unexpected keeps its stack.
   const detail =
-    error instanceof KafkaStartupError
-      ? error.message
-      : error instanceof Error
-        ? (error.stack ?? error.message)
-        : String(error);
+    kafkaAuthenticationFailure(error, config.kafka) ??
+    (error instanceof Error ? (error.stack ?? error.message) : String(error));
   console.error(`calculator failed to start: ${detail}`);
   process.exit(1);
 });

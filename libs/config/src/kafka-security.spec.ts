@@ -103,7 +103,11 @@ describe('Kafka TLS and SASL configuration', () => {
     ],
     [
       'a missing password file',
-      { KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD_FILE: '/nonexistent/pw' },
+      {
+        KAFKA_SASL_MECHANISM: 'plain',
+        KAFKA_SASL_USERNAME: 'u',
+        KAFKA_SASL_PASSWORD_FILE: '/nonexistent/pw',
+      },
       /^Invalid configuration: KAFKA_SASL_PASSWORD_FILE names a file that cannot be read \("\/nonexistent\/pw": ENOENT\)$/,
     ],
     [

@@ -53,7 +53,10 @@ function readFile(variable: keyof KafkaSecurityEnv, path: string, read: Reader):
     return read(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new KafkaSecurityError(variable, `names a file that cannot be read (${JSON.stringify(path)}: ${code})`);
+    throw new KafkaSecurityError(
+      variable,
+      `names a file that cannot be read (${JSON.stringify(path)}: ${code})`,
+    );
   }
 }
 
@@ -75,7 +78,10 @@ export function parseKafkaTls(e: KafkaSecurityEnv, read: Reader = readUtf8): Kaf
   }
   if ((e.KAFKA_SSL_CERT_FILE === '') !== (e.KAFKA_SSL_KEY_FILE === '')) {
     const missing = e.KAFKA_SSL_CERT_FILE === '' ? 'KAFKA_SSL_CERT_FILE' : 'KAFKA_SSL_KEY_FILE';
-    throw new KafkaSecurityError(missing, 'is required with a client certificate (cert and key come together)');
+    throw new KafkaSecurityError(
+      missing,
+      'is required with a client certificate (cert and key come together)',
+    );
   }
   const tls: KafkaTlsSettings = {};
   if (e.KAFKA_SSL_CA_FILE) tls.ca = readPem('KAFKA_SSL_CA_FILE', e.KAFKA_SSL_CA_FILE, read);

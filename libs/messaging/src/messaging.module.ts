@@ -38,7 +38,7 @@ export class MessagingModule implements OnModuleInit {
       created = await ensureTopics(this.kafka, this.settings);
     } catch (error) {
       const refused = kafkaAuthenticationFailure(error, this.settings);
-      if (refused) throw new KafkaStartupError(refused);
+      if (refused) throw new KafkaStartupError(refused, { cause: error });
       throw error;
     }
     if (created.length) this.logger.log(`created topics ${created.join(', ')}`);
