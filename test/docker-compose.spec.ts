@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { join, posix, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix, resolve } from 'node:path';
 import { CORE_SCHEMA, load, mergeTag, YAML11_SCHEMA } from 'js-yaml';
 import { ENV_DEFAULTS, EnvName, loadConfig } from '@app/config';
 
@@ -38,10 +39,12 @@ interface Service {
   restart?: string | boolean;
   stop_grace_period?: string;
   volumes?: string[];
+  secrets?: (string | { source: string; target?: string })[];
 }
 
 interface ComposeFile {
   services: Record<string, Service>;
+  secrets?: Record<string, { environment?: string; file?: string }>;
 }
 
 interface PrometheusConfig {
@@ -51,21 +54,39 @@ interface PrometheusConfig {
 }
 
 /**
- * Compose's interpolation of `${NAME}`, `${NAME:-default}`, `${NAME-default}` and `$$`, against an
- * empty environment: what the stack runs with when the operator sets nothing.
+ * The variables compose requires (`${NAME:?message}`): the database passwords, which have no default.
+ * The spec runs the stack with these set and nothing else.
  */
-function interpolate(value: string): string {
+const REQUIRED_SECRETS: Record<string, string> = {
+  POSTGRES_PASSWORD: 'superuser-pw',
+  VALUATION_DB_MIGRATOR_PASSWORD: 'migrator-pw',
+  VALUATION_DB_APP_PASSWORD: 'app-pw',
+};
+
+/**
+ * Compose's interpolation of `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:?message}` and
+ * `$$`, against `env` (by default only the required passwords): what the stack runs with when the
+ * operator sets nothing else. A required variable missing throws, as compose refuses to start.
+ */
+function interpolate(value: string, env: Record<string, string> = REQUIRED_SECRETS): string {
   return value.replace(
-    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g,
-    (match, _name, fallback?: string) => (match === '$$' ? '$' : (fallback ?? '')),
+    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*)|:\?([^}]*))?\}/g,
+    (match, name: string, dash?: string, fallback?: string, message?: string) => {
+      if (match === '$$') return '$';
+      if (message !== undefined) {
+        if (!env[name]) throw new Error(`required variable ${name} is missing a value: ${message}`);
+        return env[name];
+      }
+      return env[name] ?? (dash ? (fallback ?? '') : '');
+    },
   );
 }
 
-function interpolateAll(node: unknown): unknown {
-  if (typeof node === 'string') return interpolate(node);
-  if (Array.isArray(node)) return node.map(interpolateAll);
+function interpolateAll(node: unknown, env?: Record<string, string>): unknown {
+  if (typeof node === 'string') return interpolate(node, env);
+  if (Array.isArray(node)) return node.map((item) => interpolateAll(item, env));
   if (node && typeof node === 'object') {
-    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, interpolateAll(value)]));
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, interpolateAll(value, env)]));
   }
   return node;
 }
@@ -230,14 +251,33 @@ describe('docker/compose.yml', () => {
     expect(Object.keys(services).sort()).toEqual([...EXPECTED_SERVICES].sort());
   });
 
-  it('gives every interpolated variable a default, so the stack runs with nothing set', () => {
+  it('gives every interpolated variable a default except the database passwords, which have none', () => {
     const uses = COMPOSE_TEXT.split('\n')
       .filter((line) => !line.trim().startsWith('#'))
       .join('\n')
       .match(/\$\{[^}]*\}|\$[A-Za-z_]\w*/g);
     expect(uses).not.toBeNull();
-    // An empty default (`${OPERATOR_TOKENS:-}`) is a default too: compose sets the variable to ''.
-    for (const use of uses ?? []) expect(use).toMatch(/^\$\{[A-Za-z_]\w*:-[^}]*\}$/);
+    const required = new Set<string>();
+    for (const use of uses ?? []) {
+      // `${NAME:?message}`: compose refuses to start without it.
+      const needed = /^\$\{([A-Za-z_]\w*):\?[^}]+\}$/.exec(use);
+      if (needed) {
+        required.add(needed[1]);
+        continue;
+      }
+      // An empty default (`${OPERATOR_TOKENS:-}`) is a default too: compose sets the variable to ''.
+      expect(use).toMatch(/^\$\{[A-Za-z_]\w*:-[^}]*\}$/);
+      // No password has a default that is a password.
+      if (/PASSWORD/.test(use)) expect(use).toMatch(/^\$\{[A-Za-z_]\w*:-\}$/);
+    }
+    expect([...required].sort()).toEqual(Object.keys(REQUIRED_SECRETS).sort());
+    // And it does refuse: without any one of them, interpolation fails naming it.
+    for (const name of Object.keys(REQUIRED_SECRETS)) {
+      const env = { ...REQUIRED_SECRETS, [name]: '' };
+      expect(() => interpolateAll(rawCompose, env)).toThrow(new RegExp(`required variable ${name} `));
+    }
+    // A password appears nowhere in the file itself.
+    expect(COMPOSE_TEXT).not.toMatch(/postgres:\/\/[^@\s]*:[^@\s]*@/);
   });
 
   it('runs every app service from the one image that docker/Dockerfile builds from the repository root', () => {
@@ -272,15 +312,32 @@ describe('docker/compose.yml', () => {
     for (const name of APP_SERVICES) {
       const env = stringEnv(services[name]);
       const app = entryPoint(effectiveCommand(name))?.app === 'calculator' ? 'calculator' : 'scheduler';
-      // Boots: the same validation the processes run at startup accepts it.
-      const config = loadConfig(app, env);
+      // Boots: the same validation the processes run at startup accepts it, with the secret file
+      // compose mounts at DATABASE_PASSWORD_FILE standing in a temporary one.
+      const role = name === 'migrate' ? 'migrator' : 'app';
+      const secret = `db_${role}_password`;
+      const source = compose.secrets?.[secret]?.environment ?? '';
+      const secretFile = join(mkdtempSync(join(tmpdir(), 'compose-secret-')), secret);
+      writeFileSync(secretFile, `${REQUIRED_SECRETS[source]}\n`);
+      const config = loadConfig(app, { ...env, DATABASE_PASSWORD_FILE: secretFile });
+      rmSync(dirname(secretFile), { recursive: true });
 
-      const db = new URL(config.databaseUrl);
+      // The apps as valuation_app (DML only), the migration as valuation_migrator; neither as the
+      // superuser. The password is no part of the URL: it comes from the role's secret file, which
+      // compose fills from the variable 10-roles.sh gave the role.
+      const db = new URL(config.database.connection.url);
       expect(db.hostname).toBe('postgres');
       expect(db.port).toBe('5432');
-      expect(decodeURIComponent(db.username)).toBe(postgresEnv.POSTGRES_USER ?? 'postgres');
-      expect(decodeURIComponent(db.password)).toBe(postgresEnv.POSTGRES_PASSWORD);
+      expect(decodeURIComponent(db.username)).toBe(`valuation_${role}`);
+      expect(decodeURIComponent(db.username)).not.toBe(postgresEnv.POSTGRES_USER);
+      expect(db.password).toBe('');
       expect(db.pathname).toBe(`/${postgresEnv.POSTGRES_DB}`);
+      expect(env.DATABASE_PASSWORD_FILE).toBe(`/run/secrets/${secret}`);
+      expect(services[name].secrets).toEqual([secret]);
+      expect(source).toBe(`VALUATION_DB_${role.toUpperCase()}_PASSWORD`);
+      // The same password 10-roles.sh gives the role.
+      expect(postgresEnv[source]).toBe(REQUIRED_SECRETS[source]);
+      expect(new URL(config.database.connection.connectionString()).password).toBe(REQUIRED_SECRETS[source]);
 
       // Every broker of the cluster, each by the address it advertises.
       expect(config.kafka.brokers).toEqual(['kafka-1:9092', 'kafka-2:9092', 'kafka-3:9092']);
@@ -289,7 +346,12 @@ describe('docker/compose.yml', () => {
       expect(config.kafka.topicReplicationFactor).toBe(3);
       expect(config.kafka.topicReplicationFactor).toBeLessThanOrEqual(KAFKA_SERVICES.length);
 
-      const wiring = ['DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_TOPIC_REPLICATION_FACTOR'];
+      const wiring = [
+        'DATABASE_URL',
+        'DATABASE_PASSWORD_FILE',
+        'KAFKA_BROKERS',
+        'KAFKA_TOPIC_REPLICATION_FACTOR',
+      ];
       const rest = Object.fromEntries(Object.entries(env).filter(([key]) => !wiring.includes(key)));
       const defaults = Object.fromEntries(
         Object.entries(ENV_DEFAULTS).filter(([key]) => !wiring.includes(key)),
@@ -451,6 +513,25 @@ describe('docker/compose.yml', () => {
       // Each node's data survives a restart: its log directory is a volume of its own.
       expect(kafka.volumes).toEqual([`${name}-data:${env.KAFKA_LOG_DIRS}`]);
     });
+  });
+
+  it('creates the two roles with scripts/db/roles.sql when postgres initialises its volume', () => {
+    const script = 'docker/postgres/10-roles.sh';
+    expect(services.postgres.volumes).toEqual(
+      expect.arrayContaining([
+        `./postgres/10-roles.sh:/docker-entrypoint-initdb.d/10-roles.sh:ro`,
+        `../scripts/db/roles.sql:/valuation/roles.sql:ro`,
+      ]),
+    );
+    // Executable, so the image's entrypoint runs it rather than sourcing it.
+    expect(statSync(join(ROOT, script)).mode & 0o111).toBe(0o111);
+    const text = readText(script);
+    expect(text).toContain('-f /valuation/roles.sql');
+    expect(text).toContain(
+      '-v migrator=valuation_migrator -v migrator_password="$VALUATION_DB_MIGRATOR_PASSWORD"',
+    );
+    expect(text).toContain('-v app=valuation_app -v app_password="$VALUATION_DB_APP_PASSWORD"');
+    expect(existsSync(join(ROOT, 'scripts/db/roles.sql'))).toBe(true);
   });
 
   it('runs postgres 15 with its data on a volume', () => {

@@ -20,7 +20,7 @@ export class CalculatorModule {
       module: CalculatorModule,
       imports: [
         PersistenceModule.forRoot({
-          databaseUrl: config.databaseUrl,
+          connection: config.database.connection,
           poolSize: 12,
           timeouts: config.database,
           jobPolicy: config.jobPolicy,

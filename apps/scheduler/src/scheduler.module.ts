@@ -28,7 +28,7 @@ export class SchedulerModule {
       module: SchedulerModule,
       imports: [
         PersistenceModule.forRoot({
-          databaseUrl: config.databaseUrl,
+          connection: config.database.connection,
           poolSize: 5,
           timeouts: config.database,
           jobPolicy: config.jobPolicy,

@@ -4,16 +4,18 @@ import { revertLastMigration, runMigrations } from '@app/persistence';
 /** `db:migrate` / `db:revert`: the schema is owned by libs/persistence and applied only here. */
 async function main(command: string | undefined): Promise<void> {
   const config = loadConfigOrExit('scheduler');
-  const target = new URL(config.databaseUrl);
+  // As the migrator role (docs/operations.md, Database roles): DATABASE_PASSWORD_FILE applies here too.
+  const { connection } = config.database;
+  const target = new URL(connection.url);
   const where = `${target.host}${target.pathname}`;
   switch (command) {
     case 'db:migrate': {
-      const applied = await runMigrations(config.databaseUrl);
+      const applied = await runMigrations(connection);
       console.log(applied.length ? `migrated ${where}: ${applied.join(', ')}` : `${where} is up to date`);
       return;
     }
     case 'db:revert':
-      await revertLastMigration(config.databaseUrl);
+      await revertLastMigration(connection);
       console.log(`reverted the last migration of ${where}`);
       return;
     default:

@@ -4,7 +4,7 @@ describe('loadConfig', () => {
   it('takes the contract defaults when nothing is set', () => {
     const config = loadConfig('scheduler', {});
     expect(config).toMatchObject({
-      databaseUrl: 'postgres://postgres@127.0.0.1:5432/valuation',
+      database: { connection: { url: 'postgres://postgres@127.0.0.1:5432/valuation' } },
       jobPolicy: 'retrying',
       httpPort: 8087,
       retry: { backoffSeconds: 600, backoffMultiplier: 1, backoffMaxSeconds: 21600, maxAttempts: 0 },
@@ -93,6 +93,7 @@ describe('loadConfig', () => {
         'SCHEDULER_HTTP_PORT',
         'LOG_LEVEL',
         // contract §10 and the settings of issue 10
+        'DATABASE_PASSWORD_FILE',
         'DATABASE_STATEMENT_TIMEOUT_MS',
         'DATABASE_LOCK_TIMEOUT_MS',
         'KAFKA_TOPIC_REPLICATION_FACTOR',

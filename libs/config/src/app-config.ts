@@ -1,4 +1,9 @@
 import { ENV_DEFAULTS, EnvName, envSchema } from './config.schema';
+import {
+  type DatabaseConnection,
+  DatabasePasswordFileError,
+  resolveDatabaseConnection,
+} from './database-connection';
 import { type OperatorPrincipal, OperatorTokenError, parseOperatorTokens } from './operator-tokens';
 import {
   type KafkaSaslSettings,
@@ -51,6 +56,11 @@ export interface SchedulerSettings {
 }
 
 export interface DatabaseSettings {
+  /**
+   * Where and as whom to connect: `DATABASE_URL` without its password, the password (overridden by
+   * `DATABASE_PASSWORD_FILE`) kept apart. Every connection of the apps and the migration tool uses it.
+   */
+  connection: DatabaseConnection;
   /** Every statement of the apps is cancelled by the server after this long. */
   statementTimeoutMs: number;
   /** A statement waiting this long for a lock fails instead of waiting on. */
@@ -66,7 +76,6 @@ export interface CalculatorSettings {
 export class AppConfig {
   constructor(
     readonly app: AppName,
-    readonly databaseUrl: string,
     readonly kafka: KafkaSettings,
     readonly jobPolicy: JobPolicyName,
     readonly retry: RetryConfig,
@@ -116,6 +125,14 @@ export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): 
     if (error instanceof OperatorTokenError) throw new ConfigError(error.variable, error.message);
     throw error;
   }
+  let connection: DatabaseConnection;
+  try {
+    connection = resolveDatabaseConnection(e.DATABASE_URL, e.DATABASE_PASSWORD_FILE);
+  } catch (error) {
+    // Its messages name the file's path, never its content.
+    if (error instanceof DatabasePasswordFileError) throw new ConfigError(error.variable, error.message);
+    throw error;
+  }
   let kafkaTls: KafkaTlsSettings | undefined;
   let kafkaSasl: KafkaSaslSettings | undefined;
   try {
@@ -128,7 +145,6 @@ export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): 
   }
   return new AppConfig(
     app,
-    e.DATABASE_URL,
     {
       brokers: e.KAFKA_BROKERS,
       clientId: e.KAFKA_CLIENT_ID || `valuation-${app}`,
@@ -164,7 +180,11 @@ export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): 
     },
     app === 'calculator' ? e.CALCULATOR_HTTP_PORT : e.SCHEDULER_HTTP_PORT,
     e.LOG_LEVEL,
-    { statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS, lockTimeoutMs: e.DATABASE_LOCK_TIMEOUT_MS },
+    {
+      connection,
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+      lockTimeoutMs: e.DATABASE_LOCK_TIMEOUT_MS,
+    },
     { stallSeconds: e.CALCULATOR_STALL_SECONDS },
     operators,
   );

@@ -37,6 +37,7 @@ const brokers = z
  */
 export const ENV_DEFAULTS = {
   DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/valuation',
+  DATABASE_PASSWORD_FILE: '',
   DATABASE_STATEMENT_TIMEOUT_MS: '30000',
   DATABASE_LOCK_TIMEOUT_MS: '5000',
   KAFKA_BROKERS: '127.0.0.1:9092',
@@ -82,6 +83,8 @@ export type EnvName = keyof typeof ENV_DEFAULTS;
 
 export const envSchema = z.object({
   DATABASE_URL: databaseUrl,
+  // Read by loadConfig (database-connection.ts), whose errors never repeat the password.
+  DATABASE_PASSWORD_FILE: z.string(),
   DATABASE_STATEMENT_TIMEOUT_MS: int(100, 3_600_000),
   DATABASE_LOCK_TIMEOUT_MS: int(100, 3_600_000),
   KAFKA_BROKERS: brokers,

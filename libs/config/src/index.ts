@@ -1,4 +1,5 @@
 export * from './app-config';
+export * from './database-connection';
 export * from './operator-tokens';
 export * from './kafka-security';
 export * from './kafka-security';

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import type { DatabaseConnection } from '@app/config';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-schema';
 import { OutboxRelayLease1764400000000 } from './migrations/1764400000000-outbox-relay-lease';
@@ -14,6 +15,18 @@ export const MIGRATIONS = [
   RetentionIndexes1764600000000,
   OperatorAudit1764800000000,
 ];
+
+/**
+ * What a connection is opened to: the configuration's {@link DatabaseConnection} (the apps, the
+ * migration tool: `DATABASE_PASSWORD_FILE` applied, `sslmode` and friends kept), or a plain URL (specs
+ * and scripts on the local server).
+ */
+export type DatabaseTarget = DatabaseConnection | string;
+
+/** The connection string node-postgres is given: it carries the password, so it is never logged. */
+export function connectionStringOf(target: DatabaseTarget): string {
+  return typeof target === 'string' ? target : target.connectionString();
+}
 
 /** How long a session may sit idle inside a transaction before the server ends it. */
 export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 15_000;
@@ -44,13 +57,13 @@ export function sessionOptions(timeouts?: SessionTimeouts): string {
  * The migration tool passes none: a migration may legitimately run long.
  */
 export function dataSourceOptions(
-  databaseUrl: string,
+  target: DatabaseTarget,
   poolSize = 10,
   timeouts?: SessionTimeouts,
 ): DataSourceOptions {
   return {
     type: 'postgres',
-    url: databaseUrl,
+    url: connectionStringOf(target),
     entities: [],
     migrations: MIGRATIONS,
     migrationsTableName: 'valuation_migrations',
@@ -70,16 +83,18 @@ export function dataSourceOptions(
   };
 }
 
-function databaseName(databaseUrl: string): string {
-  return decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+/** The same server and credentials, the `postgres` database. */
+function maintenanceTarget(target: DatabaseTarget): DatabaseTarget {
+  if (typeof target !== 'string') return target.withDatabase('postgres');
+  const url = new URL(target);
+  url.pathname = '/postgres';
+  return url.toString();
 }
 
 /** Creates the database named in the URL when it does not exist (connecting to `postgres` to do so). */
-export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
-  const name = databaseName(databaseUrl);
-  const adminUrl = new URL(databaseUrl);
-  adminUrl.pathname = '/postgres';
-  const client = new Client({ connectionString: adminUrl.toString() });
+export async function ensureDatabase(target: DatabaseTarget): Promise<boolean> {
+  const name = decodeURIComponent(new URL(connectionStringOf(target)).pathname.slice(1));
+  const client = new Client({ connectionString: connectionStringOf(maintenanceTarget(target)) });
   await client.connect();
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
@@ -91,9 +106,9 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   }
 }
 
-export async function runMigrations(databaseUrl: string): Promise<string[]> {
-  await ensureDatabase(databaseUrl);
-  const ds = await new DataSource(dataSourceOptions(databaseUrl, 2)).initialize();
+export async function runMigrations(target: DatabaseTarget): Promise<string[]> {
+  await ensureDatabase(target);
+  const ds = await new DataSource(dataSourceOptions(target, 2)).initialize();
   try {
     const applied = await ds.runMigrations({ transaction: 'each' });
     return applied.map((m) => m.name);
@@ -102,8 +117,8 @@ export async function runMigrations(databaseUrl: string): Promise<string[]> {
   }
 }
 
-export async function revertLastMigration(databaseUrl: string): Promise<void> {
-  const ds = await new DataSource(dataSourceOptions(databaseUrl, 2)).initialize();
+export async function revertLastMigration(target: DatabaseTarget): Promise<void> {
+  const ds = await new DataSource(dataSourceOptions(target, 2)).initialize();
   try {
     await ds.undoLastMigration({ transaction: 'each' });
   } finally {

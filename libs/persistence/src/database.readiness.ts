@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Client } from 'pg';
 import { ReadinessCheck } from '@app/observability';
+import { connectionStringOf } from './data-source';
 import { PERSISTENCE_OPTIONS, type PersistenceOptions } from './persistence.options';
 
 /** The probe's own connection must be up within this long. */
@@ -26,7 +27,7 @@ export class DatabaseReadiness extends ReadinessCheck {
 
   async check(): Promise<void> {
     const client = new Client({
-      connectionString: this.options.databaseUrl,
+      connectionString: connectionStringOf(this.options.connection),
       application_name: READINESS_APPLICATION_NAME,
       connectionTimeoutMillis: READINESS_CONNECT_TIMEOUT_MS,
       statement_timeout: READINESS_STATEMENT_TIMEOUT_MS,

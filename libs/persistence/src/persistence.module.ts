@@ -30,7 +30,7 @@ export class PersistenceModule implements OnApplicationBootstrap {
       global: true,
       imports: [
         TypeOrmModule.forRoot({
-          ...dataSourceOptions(options.databaseUrl, options.poolSize, options.timeouts),
+          ...dataSourceOptions(options.connection, options.poolSize, options.timeouts),
         }),
       ],
       providers: [

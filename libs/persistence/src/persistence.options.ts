@@ -1,8 +1,9 @@
 import type { RetrySettings } from '@app/valuation';
-import type { SessionTimeouts } from './data-source';
+import type { DatabaseTarget, SessionTimeouts } from './data-source';
 
 export interface PersistenceOptions {
-  databaseUrl: string;
+  /** The configuration's `database.connection` (`DATABASE_URL`, `DATABASE_PASSWORD_FILE`), or a URL in specs. */
+  connection: DatabaseTarget;
   /** Connections in the pool of this process. */
   poolSize?: number;
   /**

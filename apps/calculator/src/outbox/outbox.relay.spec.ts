@@ -56,7 +56,7 @@ describe('OutboxRelay (real database)', () => {
     const module = await Test.createTestingModule({
       imports: [
         PersistenceModule.forRoot({
-          databaseUrl: testDatabaseUrl(),
+          connection: testDatabaseUrl(),
           poolSize: 2,
           jobPolicy: 'retrying',
           retry: { backoffSeconds: 600, backoffMultiplier: 1, backoffMaxSeconds: 21600, maxAttempts: 0 },

@@ -138,7 +138,7 @@ export class LeaderElectionService implements OnApplicationShutdown {
 
   private async connect(): Promise<Client> {
     const client = new Client({
-      connectionString: this.config.databaseUrl,
+      connectionString: this.config.database.connection.connectionString(),
       application_name: LEADER_APPLICATION_NAME,
       connectionTimeoutMillis: POLL_TIMEOUT_MS,
       query_timeout: POLL_TIMEOUT_MS,

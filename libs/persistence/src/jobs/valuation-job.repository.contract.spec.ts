@@ -12,7 +12,7 @@ async function moduleFor(jobPolicy: 'retrying' | 'legacy'): Promise<TestingModul
   return Test.createTestingModule({
     imports: [
       PersistenceModule.forRoot({
-        databaseUrl: testDatabaseUrl(),
+        connection: testDatabaseUrl(),
         poolSize: 2,
         jobPolicy,
         retry: RETRY,
