@@ -4,6 +4,7 @@ import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import { type Consumer, Kafka, logLevel } from 'kafkajs';
 import { register } from 'prom-client';
 import { type AppConfig, loadConfig } from '@app/config';
+import { kafkaSecurityOptions } from '@app/messaging';
 import { CYCLE_LIMITS, type CycleLimits, cycleLimitsFor } from '../src/cycle/cycle-limits';
 import { SchedulerModule } from '../src/scheduler.module';
 
@@ -74,6 +75,7 @@ export function testConsumer(config: AppConfig, groupId: string): Consumer {
     clientId: 'scheduler-spec',
     brokers: config.kafka.brokers,
     logLevel: logLevel.NOTHING,
+    ...kafkaSecurityOptions(config.kafka),
   });
   return kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
 }
