@@ -152,6 +152,12 @@ function parsePort(spec: string | number): { published?: number; container: numb
   return { published, container };
 }
 
+/** The host address a port is published on (compose's default, every interface, when none is given). */
+function hostOf(spec: string | number): string {
+  const parts = String(spec).split(':');
+  return parts.length > 2 ? parts[0] : '0.0.0.0';
+}
+
 // ---------------------------------------------------------------- Dockerfile model ----------------
 
 interface Instruction {
@@ -346,11 +352,18 @@ describe('docker/compose.yml', () => {
       expect(config.kafka.topicReplicationFactor).toBe(3);
       expect(config.kafka.topicReplicationFactor).toBeLessThanOrEqual(KAFKA_SERVICES.length);
 
+      // In a container the apps listen on every interface, as the image sets it (contract §10).
+      expect(config.httpHost).toBe('0.0.0.0');
+      expect(readFileSync(join(ROOT, 'docker/Dockerfile'), 'utf8')).toMatch(
+        /^ENV .*\bHTTP_HOST=0\.0\.0\.0\b/m,
+      );
+
       const wiring = [
         'DATABASE_URL',
         'DATABASE_PASSWORD_FILE',
         'KAFKA_BROKERS',
         'KAFKA_TOPIC_REPLICATION_FACTOR',
+        'HTTP_HOST',
       ];
       const rest = Object.fromEntries(Object.entries(env).filter(([key]) => !wiring.includes(key)));
       const defaults = Object.fromEntries(
@@ -396,6 +409,11 @@ describe('docker/compose.yml', () => {
       (s.ports ?? []).map((p) => parsePort(p).published),
     );
     expect(new Set(hostPorts).size).toBe(hostPorts.length);
+    // Published on the host's loopback only; PostgreSQL and the brokers not at all.
+    const hosts = Object.values(services).flatMap((s) => (s.ports ?? []).map(hostOf));
+    expect(new Set(hosts)).toEqual(new Set(['127.0.0.1']));
+    for (const name of ['postgres', ...KAFKA_SERVICES])
+      expect({ name, ports: services[name].ports }).toEqual({ name });
   });
 
   it('health-checks every long-running service; the migration, a one-shot job, explicitly has none', () => {
@@ -535,7 +553,7 @@ describe('docker/compose.yml', () => {
   });
 
   it('runs postgres 15 with its data on a volume', () => {
-    expect(services.postgres.image).toMatch(/^postgres:15(\.|$|-)/);
+    expect(services.postgres.image).toMatch(/^postgres:15\.\d+(-[a-z]+)?$/);
     expect(services.postgres.volumes).toContainEqual(
       expect.stringMatching(/^[\w-]+:\/var\/lib\/postgresql\/data$/),
     );
@@ -659,14 +677,14 @@ describe('docker/prometheus/prometheus.yml', () => {
 describe('docker/Dockerfile', () => {
   const scripts = (JSON.parse(readText('package.json')) as { scripts: Record<string, string> }).scripts;
 
-  it('builds in stages from node:20-bookworm-slim', () => {
+  it('builds in stages from one pinned release of a supported Node LTS (22 or 24)', () => {
     expect(stages.length).toBeGreaterThanOrEqual(3);
     const stageNames = new Set(stages.map((s) => s.name));
     for (const stage of stages) {
       if (!stageNames.has(stage.from))
         expect({ stage: stage.name, from: stage.from }).toEqual({
           stage: stage.name,
-          from: 'node:20-bookworm-slim',
+          from: expect.stringMatching(/^node:(22|24)\.\d+\.\d+-bookworm-slim$/),
         });
     }
     expect(stageNames.has(runtime.from)).toBe(false);

@@ -11,8 +11,8 @@ async function bootstrap(): Promise<void> {
   const logger = createJsonLogger('calculator', config.logLevel);
   const app = await NestFactory.create(CalculatorModule.forRoot(config), { logger });
   exitOnSignals(app, logger);
-  await app.listen(config.httpPort);
-  logger.log(`calculator listening on :${config.httpPort} (policy ${config.jobPolicy})`);
+  await app.listen(config.httpPort, config.httpHost);
+  logger.log(`calculator listening on ${config.httpHost}:${config.httpPort} (policy ${config.jobPolicy})`);
 }
 
 bootstrap().catch((error: unknown) => {

@@ -12,8 +12,8 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.create(SchedulerModule.forRoot(config), { logger });
   // Closing the app stops the cycle, releases the leader lease and closes the pool and the producer.
   exitOnSignals(app, logger);
-  await app.listen(config.httpPort);
-  logger.log(`scheduler listening on :${config.httpPort}`);
+  await app.listen(config.httpPort, config.httpHost);
+  logger.log(`scheduler listening on ${config.httpHost}:${config.httpPort}`);
 }
 
 bootstrap().catch((error: unknown) => {

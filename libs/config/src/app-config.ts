@@ -81,6 +81,8 @@ export class AppConfig {
     readonly retry: RetryConfig,
     readonly scheduler: SchedulerSettings,
     readonly httpPort: number,
+    /** The address both apps listen on (contract §10): loopback unless told otherwise. */
+    readonly httpHost: string,
     readonly logLevel: LogLevel,
     readonly database: DatabaseSettings,
     readonly calculator: CalculatorSettings,
@@ -96,6 +98,22 @@ export class ConfigError extends Error {
   ) {
     super(`Invalid configuration: ${variable} ${detail}`);
   }
+}
+
+/** Variables whose value a configuration error must not repeat (contract §10). */
+const SECRET_VARIABLES = new Set<string>([
+  'OPERATOR_TOKENS',
+  'OPERATOR_TOKENS_FILE',
+  'KAFKA_SASL_PASSWORD',
+  'DATABASE_PASSWORD_FILE',
+]);
+/** The password of a URL (`//user:password@`), found even in a value that does not parse as a URL. */
+const URL_PASSWORD = /(\/\/[^/@\s:]*:)[^@\s]*@/g;
+
+/** What a configuration error shows of the value given: never a secret, never a URL's password. */
+function shown(variable: string, value: string): string {
+  if (SECRET_VARIABLES.has(variable)) return '';
+  return ` (got ${JSON.stringify(value.replace(URL_PASSWORD, '$1***@'))})`;
 }
 
 /** Empty variables count as unset, so `FOO=` in a shell falls back to the default. */
@@ -114,7 +132,7 @@ export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): 
     const issue = parsed.error.issues[0];
     const variable = String(issue.path[0]);
     const given = env[variable];
-    throw new ConfigError(variable, `${issue.message} (got ${JSON.stringify(given ?? '')})`);
+    throw new ConfigError(variable, `${issue.message}${shown(variable, given ?? '')}`);
   }
   const e = parsed.data;
   let operators: OperatorPrincipal[];
@@ -179,6 +197,7 @@ export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): 
       alertAttemptThreshold: e.VALUATION_ALERT_ATTEMPT_THRESHOLD,
     },
     app === 'calculator' ? e.CALCULATOR_HTTP_PORT : e.SCHEDULER_HTTP_PORT,
+    e.HTTP_HOST,
     e.LOG_LEVEL,
     {
       connection,

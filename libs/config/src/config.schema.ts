@@ -74,6 +74,7 @@ export const ENV_DEFAULTS = {
   CALCULATOR_HTTP_PORT: '8084',
   CALCULATOR_STALL_SECONDS: '60',
   SCHEDULER_HTTP_PORT: '8087',
+  HTTP_HOST: '127.0.0.1',
   LOG_LEVEL: 'info',
   OPERATOR_TOKENS: '',
   OPERATOR_TOKENS_FILE: '',
@@ -129,6 +130,7 @@ export const envSchema = z.object({
   CALCULATOR_HTTP_PORT: int(0, 65535),
   CALCULATOR_STALL_SECONDS: int(1, 86_400),
   SCHEDULER_HTTP_PORT: int(0, 65535),
+  HTTP_HOST: z.string().regex(/^[A-Za-z0-9.:-]+$/, 'must be an IP address or host name to listen on'),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug', 'verbose'], {
     error: "must be one of 'error', 'warn', 'info', 'debug', 'verbose'",
   }),

@@ -63,7 +63,10 @@ export class DeadLetterPublisher {
 }
 
 /** The UTF-8 text of `bytes`, cut to at most `max` bytes on a character boundary. */
-function bounded(bytes: Buffer | null, max: number): { text: string | null; bytes: number; truncated: boolean } {
+function bounded(
+  bytes: Buffer | null,
+  max: number,
+): { text: string | null; bytes: number; truncated: boolean } {
   if (bytes === null) return { text: null, bytes: 0, truncated: false };
   const text = bytes.toString('utf8');
   const utf8 = Buffer.from(text, 'utf8');
