@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { runMigrations } from '../libs/persistence/src/data-source';
 import { assertPostgresReachable, copyDatabase, ensureBroker } from '../scripts/lib/infra';
 
@@ -28,4 +30,7 @@ export default async function globalSetup(): Promise<void> {
     await copyDatabase(copy.toString(), dbName);
   }
   if (ensureBroker(brokers)) process.env[STARTED_BROKER_ENV] = '1';
+  // Some specs run the built apps as processes (a wrong Kafka password, no secret in any output):
+  // built once here, before the workers start, so no two specs rebuild dist/ under each other.
+  execFileSync('npm', ['run', '-s', 'build'], { cwd: join(__dirname, '..'), stdio: 'inherit' });
 }

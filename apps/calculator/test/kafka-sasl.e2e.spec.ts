@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -147,9 +147,7 @@ describe('Kafka over SASL_SSL (real SASL_SSL broker and database)', () => {
 
   describe('the built apps with a wrong password', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kafka-sasl-'));
-    beforeAll(() => {
-      execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'ignore' });
-    }, 240_000);
+    // The built apps: jest's global setup builds them once for every spec that runs them.
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
     it.each([
