@@ -148,7 +148,15 @@ describe('SchedulerCycleService: dispatch and gauges', () => {
     };
     walk(rows[0]['QUERY PLAN'][0].Plan);
 
-    expect(nodes).toContainEqual(expect.objectContaining({ index: 'valuation_jobs_due_idx' }));
+    // With five PENDING rows among 50,000 settled ones the planner may take the due index or the
+    // (status, id) one, depending on the statistics of the moment: both read only PENDING rows (the
+    // update then finds the claimed rows by primary key).
+    const findsDue = nodes.filter(
+      (n) => n.relation === 'portfolio_valuation_jobs' && n.index !== undefined && !n.index.endsWith('_pkey'),
+    );
+    expect(findsDue.map((n) => n.index)).toEqual([
+      expect.stringMatching(/^valuation_jobs_(due|status)_idx$/),
+    ]);
     expect(nodes).not.toContainEqual(
       expect.objectContaining({ type: 'Seq Scan', relation: 'portfolio_valuation_jobs' }),
     );
