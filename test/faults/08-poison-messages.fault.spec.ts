@@ -55,25 +55,8 @@ describe('fault 8: poison and malformed input', () => {
       expected.set(`${topic}/${partition}/${offsets.get(partition)}`, poison);
     }
 
-    const started = Date.now();
-    const inputs = [s.topics.valuationRequired, s.topics.marketPricePersisted, s.topics.fxRatePersisted];
-    await s.awaitSettled(60000, (c) => c.COMPLETE === total);
-    await s.waitFor(
-      async () => ((await s.kafka.lag(s.group, inputs)).lag === 0 ? true : undefined),
-      60000,
-      'every partition of every input topic to be committed to its end',
-    );
-    const drainedIn = Date.now() - started;
-    const letters = (await s.kafka.readTopic(s.topics.dlq)).map(
-      (m) =>
-        JSON.parse(String(m.value)) as {
-          topic: string;
-          partition: number;
-          offset: string;
-          error: string;
-          value: string | null;
-        },
-    );
+    const drainedIn = await s.awaitInputsConsumed(total);
+    const letters = await s.deadLetters();
     const byOrigin = new Map<string, number>();
     for (const l of letters)
       byOrigin.set(

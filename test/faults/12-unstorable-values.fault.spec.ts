@@ -151,20 +151,8 @@ describe('fault 12: values the database cannot store, on every partition', () =>
       }
     expect(good).toHaveLength(0);
 
-    const started = Date.now();
-    const inputs = [s.topics.valuationRequired, s.topics.marketPricePersisted, s.topics.fxRatePersisted];
-    await s.awaitSettled(60000, (c) => c.COMPLETE === total);
-    await s.waitFor(
-      async () => ((await s.kafka.lag(s.group, inputs)).lag === 0 ? true : undefined),
-      60000,
-      'every partition of every input topic to be committed to its end',
-    );
-    const drainedIn = Date.now() - started;
-
-    const letters = (await s.kafka.readTopic(s.topics.dlq)).map(
-      (m) =>
-        JSON.parse(String(m.value)) as { topic: string; partition: number; offset: string; error: string },
-    );
+    const drainedIn = await s.awaitInputsConsumed(total);
+    const letters = await s.deadLetters();
     const origin = (l: { topic: string; partition: number; offset: string }) =>
       `${l.topic}/${l.partition}/${l.offset}`;
     const unexpected = letters.filter((l) => !expected.has(origin(l))).map((l) => `${origin(l)}: ${l.error}`);

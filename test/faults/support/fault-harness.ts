@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Pool } from 'pg';
+import type { DeadLetter } from '@app/messaging';
 import { type AppName, ManagedProcess, metricValue, REPO_ROOT } from '../../../scripts/lib/managed-process';
 import { copyDatabase } from '../../../scripts/lib/infra';
 import { seedDataset, type DatasetSpec, type SeededDataset } from './dataset';
@@ -195,6 +196,33 @@ export class FaultScenario {
       'the jobs to settle and every event to be published',
     );
     return Date.now() - started;
+  }
+
+  /**
+   * Waits until `total` jobs are COMPLETE and every partition of the three input topics is committed
+   * to its end (bad input included: it must have been dead-lettered, not left behind); returns the ms.
+   */
+  async awaitInputsConsumed(total: number, timeoutMs = 60000): Promise<number> {
+    const started = Date.now();
+    const inputs = [
+      this.topics.valuationRequired,
+      this.topics.marketPricePersisted,
+      this.topics.fxRatePersisted,
+    ];
+    await this.awaitSettled(timeoutMs, (c) => c.COMPLETE === total);
+    await this.waitFor(
+      async () => ((await this.kafka.lag(this.group, inputs)).lag === 0 ? true : undefined),
+      timeoutMs,
+      'every partition of every input topic to be committed to its end',
+    );
+    return Date.now() - started;
+  }
+
+  /** Every letter of the scenario's DLQ, parsed. */
+  async deadLetters(): Promise<DeadLetter[]> {
+    return (await this.kafka.readTopic(this.topics.dlq)).map(
+      (m) => JSON.parse(String(m.value)) as DeadLetter,
+    );
   }
 
   /** `valuation_jobs_processed_total{outcome}` of a running calculator. */
