@@ -13,6 +13,7 @@ const TABLES = [
   'portfolio_valuation_jobs',
   'valuation_outbox',
   'valuation_triggers',
+  'valuation_revaluations',
   'operator_audit',
 ];
 

@@ -10,6 +10,7 @@ const OLDEST_DUE = 'valuation_job_oldest_due_seconds';
 const DISPATCHED = 'valuation_jobs_dispatched_total';
 const LEADER = 'valuation_scheduler_leader';
 const PURGED = 'valuation_rows_purged_total';
+const REVALUATIONS_RUNNING = 'valuation_revaluations_running';
 
 /** The tables the retention step purges (the label values of valuation_rows_purged_total). */
 export type PurgedTable = 'valuation_outbox' | 'valuation_triggers';
@@ -29,6 +30,7 @@ export const SCHEDULER_METRIC_PROVIDERS = [
     help: 'Rows deleted by the retention step (published outbox events, finished fan-out triggers)',
     labelNames: ['table'],
   }),
+  makeGaugeProvider({ name: REVALUATIONS_RUNNING, help: 'Revaluations not DONE' }),
 ];
 
 /**
@@ -46,6 +48,7 @@ export class SchedulerMetrics {
     @InjectMetric(DISPATCHED) private readonly dispatched: Counter,
     @InjectMetric(LEADER) private readonly leader: Gauge,
     @InjectMetric(PURGED) private readonly purged: Counter<'table'>,
+    @InjectMetric(REVALUATIONS_RUNNING) private readonly revaluations: Gauge,
   ) {
     this.leader.set(0);
   }
@@ -74,10 +77,16 @@ export class SchedulerMetrics {
     for (const [status, n] of Object.entries(counts)) this.jobs.set({ status }, n);
   }
 
+  /** valuation_revaluations_running: revaluations whose jobs are not all re-opened yet. */
+  revaluationsRunning(count: number): void {
+    this.revaluations.set(count);
+  }
+
   private dropJobGauges(): void {
     this.jobs.reset();
     this.attemptsMax.reset();
     this.overThreshold.reset();
     this.oldestDue.reset();
+    this.revaluations.reset();
   }
 }

@@ -1,8 +1,16 @@
 import { loadConfigOrExit } from '@app/config';
 import { revertLastMigration, runMigrations } from '@app/persistence';
+import { revalue } from './revalue';
 
-/** `db:migrate` / `db:revert`: the schema is owned by libs/persistence and applied only here. */
+/**
+ * `db:migrate` / `db:revert`: the schema is owned by libs/persistence and applied only here.
+ * `revalue`: an operator's revaluation without HTTP access to the scheduler (./revalue.ts).
+ */
 async function main(command: string | undefined): Promise<void> {
+  if (command === 'revalue') {
+    process.exitCode = await revalue(process.argv.slice(3));
+    return;
+  }
   const config = loadConfigOrExit('scheduler');
   // As the migrator role (docs/operations.md, Database roles): DATABASE_PASSWORD_FILE applies here too.
   const { connection } = config.database;
@@ -19,7 +27,7 @@ async function main(command: string | undefined): Promise<void> {
       console.log(`reverted the last migration of ${where}`);
       return;
     default:
-      console.error('usage: tools db:migrate | db:revert');
+      console.error('usage: tools db:migrate | db:revert | revalue <arguments>');
       process.exitCode = 2;
   }
 }

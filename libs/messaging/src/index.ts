@@ -6,3 +6,4 @@ export * from './messaging.tokens';
 export * from './messaging.module';
 export * from './event-publisher';
 export * from './kafka.readiness';
+export * from './revaluation-request';

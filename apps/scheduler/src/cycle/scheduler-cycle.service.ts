@@ -13,6 +13,7 @@ import {
   JobStatsRepository,
   type PositionKey,
   RetentionRepository,
+  RevaluationsRepository,
   WatermarkRepository,
 } from '@app/persistence';
 import { retryAfterFailure } from '@app/valuation';
@@ -80,6 +81,7 @@ export class SchedulerCycleService {
     private readonly stats: JobStatsRepository,
     private readonly metrics: SchedulerMetrics,
     private readonly retention: RetentionRepository,
+    private readonly revaluations: RevaluationsRepository,
   ) {}
 
   /**
@@ -238,6 +240,7 @@ export class SchedulerCycleService {
       this.metrics.settledJobs(await this.stats.settledCounts());
       this.settledCountsAt = Date.now();
     }
+    this.metrics.revaluationsRunning(await this.revaluations.countRunning());
   }
 }
 

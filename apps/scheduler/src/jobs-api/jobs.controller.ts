@@ -77,7 +77,7 @@ const TIMED_OUT = new Set(['55P03', '57014']);
  * locked elsewhere for longer than the lock timeout, a statement past the statement timeout): the
  * request may succeed when tried again, and the answer says so instead of a bare 500.
  */
-async function unavailableWhenBusy<T>(work: () => Promise<T>): Promise<T> {
+export async function unavailableWhenBusy<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {

@@ -9,8 +9,8 @@ import { isolatedKafkaEnv } from '../../../../test/support/kafka';
 import { bearer, SPEC_TOKENS, schedulerConfig } from '../../test/scheduler-testing';
 import { SchedulerModule } from '../scheduler.module';
 
-/** A route added later (contract §9's /revaluations): protected without saying so. */
-@Controller('revaluations')
+/** A route added later (any but /health/* and /metrics): protected without saying so. */
+@Controller('later')
 class LaterController {
   @Get()
   list(): string[] {
@@ -144,8 +144,8 @@ describe("operators' API: tokens, roles, audit", () => {
     for (const answer of [
       await call('/jobs', { headers }),
       await retry(id, headers),
-      await call('/revaluations', { headers }),
-      await call('/revaluations', { method: 'POST', headers }),
+      await call('/later', { headers }),
+      await call('/later', { method: 'POST', headers }),
     ]) {
       expect(answer).toEqual({
         status: 401,
@@ -160,7 +160,7 @@ describe("operators' API: tokens, roles, audit", () => {
   it('lets a viewer read, on every route, and never audits reads', async () => {
     expect(await call('/jobs', { headers: bearer('viewer') })).toMatchObject({ status: 200 });
     expect(await call('/jobs?limit=1', { headers: bearer('operator') })).toMatchObject({ status: 200 });
-    expect(await call('/revaluations', { headers: bearer('viewer') })).toMatchObject({
+    expect(await call('/later', { headers: bearer('viewer') })).toMatchObject({
       status: 200,
       body: [],
     });
@@ -179,7 +179,7 @@ describe("operators' API: tokens, roles, audit", () => {
       body: { error: 'role viewer may not do this: it needs operator' },
       authenticate: null,
     });
-    expect(await call('/revaluations', { method: 'POST', headers: bearer('viewer') })).toMatchObject({
+    expect(await call('/later', { method: 'POST', headers: bearer('viewer') })).toMatchObject({
       status: 403,
     });
     expect(await statusOf(id)).toBe('FAILED');
@@ -193,7 +193,7 @@ describe("operators' API: tokens, roles, audit", () => {
         detail: 'role viewer may not do this: it needs operator',
         at_set: true,
       },
-      expect.objectContaining({ action: 'POST /revaluations', target: {}, outcome: 'forbidden' }),
+      expect.objectContaining({ action: 'POST /later', target: {}, outcome: 'forbidden' }),
     ]);
   });
 
@@ -216,7 +216,7 @@ describe("operators' API: tokens, roles, audit", () => {
       status: 400,
       body: { error: 'id: must be a positive whole number' },
     });
-    expect(await call('/revaluations', { method: 'POST', headers: bearer() })).toMatchObject({
+    expect(await call('/later', { method: 'POST', headers: bearer() })).toMatchObject({
       status: 202,
       body: { status: 'RUNNING' },
     });
@@ -246,7 +246,7 @@ describe("operators' API: tokens, roles, audit", () => {
         outcome: 'bad_request',
         detail: 'id: must be a positive whole number',
       },
-      { ...who, action: 'POST /revaluations', target: {}, outcome: 'ok', detail: 'answered 202' },
+      { ...who, action: 'POST /later', target: {}, outcome: 'ok', detail: 'answered 202' },
     ]);
     // One JSON log line per POST, saying the same.
     expect(auditLines().slice(before)).toEqual([
@@ -259,7 +259,7 @@ describe("operators' API: tokens, roles, audit", () => {
       expect.objectContaining({ audit: true, outcome: 'not_found', target: { job_id: '999999' } }),
       expect.objectContaining({ audit: true, outcome: 'conflict' }),
       expect.objectContaining({ audit: true, outcome: 'bad_request' }),
-      expect.objectContaining({ audit: true, action: 'POST /revaluations', outcome: 'ok' }),
+      expect.objectContaining({ audit: true, action: 'POST /later', outcome: 'ok' }),
     ]);
   });
 
@@ -289,12 +289,12 @@ describe("operators' API: tokens, roles, audit", () => {
 
   it('answers any other error as 500 {"error": "internal error"}, the detail only in the log', async () => {
     for (const method of ['GET', 'POST']) {
-      const answer = await call('/revaluations/boom', { method, headers: bearer() });
+      const answer = await call('/later/boom', { method, headers: bearer() });
       expect(answer).toEqual({ status: 500, body: { error: 'internal error' }, authenticate: null });
     }
     expect(await audit()).toEqual([
       expect.objectContaining({
-        action: 'POST /revaluations/boom',
+        action: 'POST /later/boom',
         outcome: 'error',
         detail: 'internal error',
       }),

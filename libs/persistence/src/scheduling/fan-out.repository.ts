@@ -2,10 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { waitingOnKey } from '../jobs/job-outcome.writer';
 
-/** An open price or FX arrival recorded by the calculator, waiting to be fanned out. */
+/**
+ * An open price or FX arrival recorded by the calculator, or an operator's revaluation, waiting to be
+ * fanned out.
+ */
 export type OpenTrigger =
   | { id: string; kind: 'PRICE'; securityId: string }
-  | { id: string; kind: 'FX'; fromCurrency: string; toCurrency: string };
+  | { id: string; kind: 'FX'; fromCurrency: string; toCurrency: string }
+  | { id: string; kind: 'REVALUATION'; portfolioId: string | null; securityId: string | null };
 
 export interface FanOutChunk {
   /** Jobs this chunk looked at (the cursor moved past them). */
@@ -17,10 +21,12 @@ export interface FanOutChunk {
 
 interface TriggerRow {
   id: string;
-  kind: 'PRICE' | 'FX';
+  kind: 'PRICE' | 'FX' | 'REVALUATION';
   security_id: string | null;
   from_currency: string | null;
   to_currency: string | null;
+  revaluation_portfolio_id: string | null;
+  revaluation_security_id: string | null;
 }
 
 // A job re-opened by a trigger must be valued again with the new data: it is due from now (not from its
@@ -87,12 +93,73 @@ const FX_CANDIDATES = `
    LIMIT $2::int`;
 
 /**
+ * Revaluation (an operator's `POST /revaluations` or `npm run revalue`): the settled jobs of the
+ * request's current epoch, whatever their values were: COMPLETE, FAILED and SKIPPED_NO_POSITION.
+ * SKIPPED_SUPERSEDED jobs are of an older epoch by definition, and PENDING or PROCESSING ones are
+ * left alone (they are about to be valued anyway).
+ */
+const REVALUABLE = `
+  j.status IN ('COMPLETE', 'FAILED', 'SKIPPED_NO_POSITION')
+  AND NOT EXISTS (SELECT 1 FROM position_state ps
+                   WHERE ps.portfolio_id = j.portfolio_id AND ps.security_id = j.security_id
+                     AND ps.epoch > j.epoch)`;
+
+const REVALUATION_TRIGGER = `
+  SELECT tr.id, tr.effective_date, tr.cursor_job_id, tr.created_at, tr.revaluation_id,
+         r.portfolio_id, r.security_id, r.from_date, r.to_date
+    FROM valuation_triggers tr JOIN valuation_revaluations r ON r.id = tr.revaluation_id
+   WHERE tr.id = $1 AND tr.kind = 'REVALUATION' AND tr.completed_at IS NULL
+   FOR UPDATE OF tr`;
+
+/**
+ * The request's jobs in its date range, by portfolio, security or both: one statement per shape, so
+ * each joins on an index (the job key for a portfolio, `(security_id, valuation_date)` for a security).
+ */
+function revaluationCandidates(scope: 'portfolio' | 'security' | 'both'): string {
+  const key = {
+    portfolio: 'j.portfolio_id = t.portfolio_id',
+    security: 'j.security_id = t.security_id',
+    both: 'j.portfolio_id = t.portfolio_id AND j.security_id = t.security_id',
+  }[scope];
+  return `
+  SELECT j.id FROM t JOIN portfolio_valuation_jobs j ON ${key}
+   WHERE j.valuation_date BETWEEN t.from_date AND t.to_date
+     AND j.id > t.cursor_job_id AND ${REVALUABLE}
+   ORDER BY j.id
+   LIMIT $2::int`;
+}
+
+/** What differs between the chunk statements of the trigger kinds. */
+interface ChunkShape {
+  /** Re-checked on the locked rows (`j`; the trigger is `t`). */
+  reopenable: string;
+  /** Wake PENDING jobs waiting on `$3` (price and FX arrivals); a revaluation has none. */
+  wakeUp: boolean;
+  /** Further data-modifying CTEs, which may read `t`, `counts` and `advanced`. */
+  extra?: string;
+}
+
+/**
  * One chunk of one trigger in one statement: re-open up to `$2` jobs after the trigger's cursor
  * (status PENDING, due now, attempt_count kept), wake up to `$2` PENDING jobs waiting on this data
  * dated on or after D (the calculator did the same on arrival; doing it again closes the race with a
  * job that was in flight then), move the cursor, and complete the trigger once both came up short.
  */
-function chunkSql(trigger: string, candidates: string): string {
+function chunkSql(
+  trigger: string,
+  candidates: string,
+  shape: ChunkShape = { reopenable: REOPENABLE, wakeUp: true },
+): string {
+  const woken = shape.wakeUp
+    ? `
+      UPDATE portfolio_valuation_jobs w SET next_attempt_at = now(), updated_at = now()
+       WHERE w.id IN (SELECT w2.id FROM portfolio_valuation_jobs w2, t
+                       WHERE w2.status = 'PENDING' AND w2.waiting_on = $3
+                         AND w2.valuation_date >= t.effective_date AND w2.next_attempt_at > now()
+                       LIMIT $2::int)
+         AND w.status = 'PENDING' AND w.next_attempt_at > now()
+      RETURNING w.id`
+    : `SELECT NULL::bigint AS id WHERE false`;
   return `
     WITH t AS (${trigger}),
     candidates AS (${candidates}),
@@ -101,16 +168,9 @@ function chunkSql(trigger: string, candidates: string): string {
          SET status = 'PENDING', next_attempt_at = now(), waiting_on = NULL,
              claim_token = NULL, claim_expires_at = NULL, updated_at = now()
         FROM candidates c, t
-       WHERE j.id = c.id AND ${REOPENABLE}
+       WHERE j.id = c.id AND ${shape.reopenable}
       RETURNING j.id),
-    woken AS (
-      UPDATE portfolio_valuation_jobs w SET next_attempt_at = now(), updated_at = now()
-       WHERE w.id IN (SELECT w2.id FROM portfolio_valuation_jobs w2, t
-                       WHERE w2.status = 'PENDING' AND w2.waiting_on = $3
-                         AND w2.valuation_date >= t.effective_date AND w2.next_attempt_at > now()
-                       LIMIT $2::int)
-         AND w.status = 'PENDING' AND w.next_attempt_at > now()
-      RETURNING w.id),
+    woken AS (${woken}),
     counts AS (
       SELECT (SELECT count(*) FROM candidates)::int AS examined,
              (SELECT max(id) FROM candidates) AS last_id,
@@ -122,7 +182,7 @@ function chunkSql(trigger: string, candidates: string): string {
              completed_at = CASE WHEN counts.examined < $2::int AND counts.woken < $2::int THEN now() END
         FROM t, counts
        WHERE tr.id = t.id
-      RETURNING tr.completed_at IS NOT NULL AS completed)
+      RETURNING tr.completed_at IS NOT NULL AS completed)${shape.extra ?? ''}
     SELECT counts.examined, counts.reopened, counts.woken,
            COALESCE((SELECT completed FROM advanced), true) AS completed
       FROM counts`;
@@ -130,6 +190,25 @@ function chunkSql(trigger: string, candidates: string): string {
 
 const PRICE_CHUNK = chunkSql(PRICE_TRIGGER, PRICE_CANDIDATES);
 const FX_CHUNK = chunkSql(FX_TRIGGER, FX_CANDIDATES);
+
+/** A revaluation's chunk also adds its count to the request and marks the request DONE with its trigger. */
+const REVALUATION_SHAPE: ChunkShape = {
+  reopenable: REVALUABLE,
+  wakeUp: false,
+  extra: `,
+    tallied AS (
+      UPDATE valuation_revaluations r
+         SET jobs_reopened = r.jobs_reopened + counts.reopened,
+             completed_at = CASE WHEN advanced.completed THEN now() END
+        FROM t, counts, advanced
+       WHERE r.id = t.revaluation_id
+      RETURNING r.id)`,
+};
+const REVALUATION_CHUNKS = {
+  portfolio: chunkSql(REVALUATION_TRIGGER, revaluationCandidates('portfolio'), REVALUATION_SHAPE),
+  security: chunkSql(REVALUATION_TRIGGER, revaluationCandidates('security'), REVALUATION_SHAPE),
+  both: chunkSql(REVALUATION_TRIGGER, revaluationCandidates('both'), REVALUATION_SHAPE),
+};
 
 /** The scheduler's side of price and FX arrivals: re-open the jobs that used an older value. */
 @Injectable()
@@ -139,8 +218,10 @@ export class FanOutRepository {
   /** Oldest first, so a trigger waits behind at most `limit` others. */
   async openTriggers(limit: number): Promise<OpenTrigger[]> {
     const rows = await this.ds.query<TriggerRow[]>(
-      `SELECT id::text AS id, kind, security_id, from_currency, to_currency FROM valuation_triggers
-        WHERE completed_at IS NULL ORDER BY id LIMIT $1`,
+      `SELECT tr.id::text AS id, tr.kind, tr.security_id, tr.from_currency, tr.to_currency,
+              r.portfolio_id AS revaluation_portfolio_id, r.security_id AS revaluation_security_id
+         FROM valuation_triggers tr LEFT JOIN valuation_revaluations r ON r.id = tr.revaluation_id
+        WHERE tr.completed_at IS NULL ORDER BY tr.id LIMIT $1`,
       [limit],
     );
     return rows.map((r): OpenTrigger => {
@@ -154,12 +235,25 @@ export class FanOutRepository {
             fromCurrency: String(r.from_currency),
             toCurrency: String(r.to_currency),
           };
+        case 'REVALUATION':
+          return {
+            id: r.id,
+            kind: 'REVALUATION',
+            portfolioId: r.revaluation_portfolio_id,
+            securityId: r.revaluation_security_id,
+          };
       }
     });
   }
 
   /** One bounded chunk of a trigger. A trigger completed or removed meanwhile counts as completed. */
   async fanOutChunk(trigger: OpenTrigger, chunkSize: number): Promise<FanOutChunk> {
+    if (trigger.kind === 'REVALUATION') {
+      const scope =
+        trigger.portfolioId === null ? 'security' : trigger.securityId === null ? 'portfolio' : 'both';
+      const [row] = await this.ds.query<FanOutChunk[]>(REVALUATION_CHUNKS[scope], [trigger.id, chunkSize]);
+      return row;
+    }
     const [sql, waitingOn] =
       trigger.kind === 'PRICE'
         ? [PRICE_CHUNK, waitingOnKey(trigger.securityId, { kind: 'PRICE' })]

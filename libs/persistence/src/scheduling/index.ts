@@ -8,4 +8,5 @@ export * from './job-stats.repository';
 export * from './jobs-admin.repository';
 export * from './operator-audit.repository';
 export * from './retention.repository';
+export * from './revaluations.repository';
 export * from './scheduling-persistence.module';

@@ -7,6 +7,7 @@ import { JobStatsRepository } from './job-stats.repository';
 import { AdminStatementLimit, JobsAdminRepository } from './jobs-admin.repository';
 import { OperatorAuditRepository } from './operator-audit.repository';
 import { RetentionRepository } from './retention.repository';
+import { RevaluationsRepository } from './revaluations.repository';
 import { WatermarkRepository } from './watermark.repository';
 
 const REPOSITORIES = [
@@ -20,6 +21,7 @@ const REPOSITORIES = [
   JobsAdminRepository,
   OperatorAuditRepository,
   RetentionRepository,
+  RevaluationsRepository,
 ];
 
 /**
