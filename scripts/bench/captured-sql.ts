@@ -12,11 +12,12 @@ export interface CapturedQuery {
  * could drift from it.
  */
 async function capture(call: (ds: DataSource) => Promise<unknown>): Promise<CapturedQuery> {
-  let captured: CapturedQuery | null = null;
+  let captured: CapturedQuery | null = null; // the last statement the method sent
   const ds = {
     query: (sql: string, params: unknown[] = []) => {
       captured = { sql, params };
-      return Promise.resolve([{ n: 0, pending: 0, processing: 0, failed: 0, attempts_max: 0 }]);
+      // estimate 0: statusCounts takes its exact path, whose count is the statement captured last.
+      return Promise.resolve([{ n: 0, pending: 0, processing: 0, failed: 0, attempts_max: 0, estimate: 0 }]);
     },
   } as unknown as DataSource;
   await call(ds);
@@ -31,6 +32,6 @@ export async function schedulerStatements(batch: number, leaseSeconds: number) {
     countInFlight: await capture((ds) => new JobClaimsRepository(ds).countInFlight()),
     supersede: await capture((ds) => new JobRecoveryRepository(ds).supersedeObsolete(batch * 4)),
     activeStats: await capture((ds) => new JobStatsRepository(ds).activeStats(5)),
-    settledCounts: await capture((ds) => new JobStatsRepository(ds).settledCounts()),
+    statusCounts: await capture((ds) => new JobStatsRepository(ds).statusCounts(Number.MAX_SAFE_INTEGER)),
   };
 }

@@ -171,8 +171,9 @@ function result(results: SizeResult[]): ScenarioResult {
         ]),
       ),
       '',
-      '`settledCounts` (the COMPLETE/SKIPPED gauges) reads every settled row by design; the scheduler refreshes ' +
-        'it only about every 30 s for that reason. Everything on the dispatch path stays flat.',
+      '`statusCounts` (exact, every status: valuation_jobs) reads every row by design; the scheduler counts so only ' +
+        'while the table is under `exactJobCountMaxRows` and estimates the settled statuses above it ' +
+        '(docs/benchmarks.md, "Job gauges"). Everything on the dispatch path stays flat.',
       '',
       ...results.flatMap((r) => [
         `<details><summary>Claim plan with ${fmt(r.terminalRows)} terminal rows</summary>`,

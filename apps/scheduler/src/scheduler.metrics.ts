@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectMetric, makeCounterProvider, makeGaugeProvider } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge } from 'prom-client';
-import type { ActiveJobStats, SETTLED_STATUSES } from '@app/persistence';
+import type { ActiveJobStats, DataStats, JobStatusCounts } from '@app/persistence';
 
 const JOBS = 'valuation_jobs';
 const ATTEMPTS_MAX = 'valuation_job_attempts_max';
@@ -10,6 +10,9 @@ const OLDEST_DUE = 'valuation_job_oldest_due_seconds';
 const DISPATCHED = 'valuation_jobs_dispatched_total';
 const LEADER = 'valuation_scheduler_leader';
 const PURGED = 'valuation_rows_purged_total';
+const WAITING_ON_DATA = 'valuation_jobs_waiting_on_data';
+const WATERMARK_LAG = 'valuation_position_watermark_lag_days';
+const REPROCESSING = 'valuation_positions_reprocessing';
 const REVALUATIONS_RUNNING = 'valuation_revaluations_running';
 
 /** The tables the retention step purges (the label values of valuation_rows_purged_total). */
@@ -30,6 +33,16 @@ export const SCHEDULER_METRIC_PROVIDERS = [
     help: 'Rows deleted by the retention step (published outbox events, finished fan-out triggers)',
     labelNames: ['table'],
   }),
+  makeGaugeProvider({
+    name: WAITING_ON_DATA,
+    help: 'PENDING jobs waiting on a missing price or FX rate, by kind (price, fx)',
+    labelNames: ['kind'],
+  }),
+  makeGaugeProvider({
+    name: WATERMARK_LAG,
+    help: "Largest number of days a position key's watermark is behind the horizon",
+  }),
+  makeGaugeProvider({ name: REPROCESSING, help: 'Position keys not CURRENT' }),
   makeGaugeProvider({ name: REVALUATIONS_RUNNING, help: 'Revaluations not DONE' }),
 ];
 
@@ -48,6 +61,9 @@ export class SchedulerMetrics {
     @InjectMetric(DISPATCHED) private readonly dispatched: Counter,
     @InjectMetric(LEADER) private readonly leader: Gauge,
     @InjectMetric(PURGED) private readonly purged: Counter<'table'>,
+    @InjectMetric(WAITING_ON_DATA) private readonly waitingOnData: Gauge<'kind'>,
+    @InjectMetric(WATERMARK_LAG) private readonly watermarkLag: Gauge,
+    @InjectMetric(REPROCESSING) private readonly reprocessing: Gauge,
     @InjectMetric(REVALUATIONS_RUNNING) private readonly revaluations: Gauge,
   ) {
     this.leader.set(0);
@@ -73,8 +89,16 @@ export class SchedulerMetrics {
     this.oldestDue.set(stats.oldestDueSeconds);
   }
 
-  settledJobs(counts: Record<(typeof SETTLED_STATUSES)[number], number>): void {
+  /** valuation_jobs for every status, set together so a scrape never mixes two cycles' counts. */
+  jobCounts(counts: JobStatusCounts): void {
     for (const [status, n] of Object.entries(counts)) this.jobs.set({ status }, n);
+  }
+
+  dataStats(stats: DataStats): void {
+    this.waitingOnData.set({ kind: 'price' }, stats.waitingOnData.price);
+    this.waitingOnData.set({ kind: 'fx' }, stats.waitingOnData.fx);
+    this.watermarkLag.set(stats.watermarkLagDays);
+    this.reprocessing.set(stats.positionsReprocessing);
   }
 
   /** valuation_revaluations_running: revaluations whose jobs are not all re-opened yet. */
@@ -87,6 +111,9 @@ export class SchedulerMetrics {
     this.attemptsMax.reset();
     this.overThreshold.reset();
     this.oldestDue.reset();
+    this.waitingOnData.reset();
+    this.watermarkLag.reset();
+    this.reprocessing.reset();
     this.revaluations.reset();
   }
 }

@@ -9,6 +9,7 @@ import { LeaderElectionService } from './cycle/leader-election.service';
 import { SchedulerCycleService } from './cycle/scheduler-cycle.service';
 import { LOOP_OPTIONS, SchedulerLoopService, type LoopOptions } from './cycle/scheduler-loop.service';
 import { JobsController } from './jobs-api/jobs.controller';
+import { MissingDataController } from './missing-data/missing-data.controller';
 import { RevaluationsController } from './revaluations/revaluations.controller';
 import { OPERATORS_API_PROVIDERS } from './operators';
 import { SCHEDULER_METRIC_PROVIDERS, SchedulerMetrics } from './scheduler.metrics';
@@ -44,7 +45,7 @@ export class SchedulerModule {
         }),
         ScheduleModule.forRoot(),
       ],
-      controllers: [JobsController, RevaluationsController],
+      controllers: [JobsController, MissingDataController, RevaluationsController],
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: CYCLE_LIMITS, useValue: cycleLimitsFor(config.scheduler) },

@@ -32,6 +32,6 @@ describe('Prometheus alert rules', () => {
       timeout: 30000,
     });
     expect(run.status).toBe(0);
-    expect(run.stdout).toContain('SUCCESS: 5 rules found');
+    expect(run.stdout).toContain('SUCCESS: 7 rules found');
   });
 });

@@ -19,7 +19,7 @@ describe('SchedulerCycleService: recover and supersede', () => {
       VALUATION_RETRY_BACKOFF_MULTIPLIER: '2',
       VALUATION_RETRY_MAX_ATTEMPTS: '3',
     });
-    app = await startScheduler(config, { limits: { recoverRows: 2 } });
+    app = await startScheduler(config, { limits: { recoverRows: 2, supersedeRows: 3 } });
     cycle = app.get(SchedulerCycleService);
   });
   afterAll(async () => {
@@ -150,5 +150,47 @@ describe('SchedulerCycleService: recover and supersede', () => {
       [noState]: 'PENDING',
     });
     expect(rows.every((r) => r.claim_token === null)).toBe(true);
+  });
+
+  it('supersedes FAILED jobs of older epochs too, so they stop counting; current-epoch failures stay', async () => {
+    await seed.positionState(db, 'P1', 'S1', 2);
+    const fail = async (date: string, epoch: number) => {
+      const id = await seed.job(db, 'P1', 'S1', date, epoch);
+      await db.query(
+        `UPDATE portfolio_valuation_jobs SET status = 'FAILED', failure_reason = 'unknown instrument S1'
+          WHERE id = $1`,
+        [id],
+      );
+      return id;
+    };
+    const failedOld = await fail('2025-01-02', 0);
+    const failedPrevious = await fail('2025-01-03', 1);
+    const failedCurrent = await fail('2025-01-02', 2);
+    const failedNoState = await seed.job(db, 'P9', 'S1', '2025-01-02', 0);
+    await db.query(`UPDATE portfolio_valuation_jobs SET status = 'FAILED' WHERE id = $1`, [failedNoState]);
+
+    await expect(cycle.supersedeObsolete()).resolves.toBe(2);
+
+    const { rows } = await db.query(`SELECT id::text, status FROM portfolio_valuation_jobs ORDER BY id`);
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.status]))).toEqual({
+      [failedOld]: 'SKIPPED_SUPERSEDED',
+      [failedPrevious]: 'SKIPPED_SUPERSEDED',
+      [failedCurrent]: 'FAILED',
+      [failedNoState]: 'FAILED',
+    });
+    await expect(cycle.supersedeObsolete()).resolves.toBe(0);
+  });
+
+  it('supersedes at most the configured rows per cycle, FAILED ones included', async () => {
+    await seed.positionState(db, 'P1', 'S1', 1);
+    for (let d = 1; d <= 7; d++) await seed.job(db, 'P1', 'S1', `2025-01-0${d}`, 0);
+    await db.query(
+      `UPDATE portfolio_valuation_jobs SET status = 'FAILED' WHERE valuation_date <= '2025-01-04'`,
+    );
+    await expect(cycle.supersedeObsolete()).resolves.toBe(3);
+    await expect(cycle.supersedeObsolete()).resolves.toBe(3);
+    await expect(cycle.supersedeObsolete()).resolves.toBe(1);
+    const { rows } = await db.query(`SELECT DISTINCT status FROM portfolio_valuation_jobs`);
+    expect(rows).toEqual([{ status: 'SKIPPED_SUPERSEDED' }]);
   });
 });

@@ -66,7 +66,6 @@ export class SchedulerCycleService {
   // Rotating cursors: in memory on purpose, a new leader simply starts a fresh round.
   private backfillCursor: PositionKey | null = null;
   private watermarkCursor: PositionKey | null = null;
-  private settledCountsAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly config: AppConfig,
@@ -124,7 +123,7 @@ export class SchedulerCycleService {
     return recovered.length;
   }
 
-  /** Jobs of an epoch older than the key's current one become SKIPPED_SUPERSEDED. */
+  /** PENDING, PROCESSING and FAILED jobs of an epoch older than the key's current one become SKIPPED_SUPERSEDED. */
   async supersedeObsolete(): Promise<number> {
     return this.recovery.supersedeObsolete(this.limits.supersedeRows);
   }
@@ -233,13 +232,18 @@ export class SchedulerCycleService {
     return { outbox, triggers };
   }
 
-  /** The alerting gauges every cycle; the counts of settled statuses every half minute or so. */
+  /**
+   * Every gauge, every cycle: valuation_jobs for every status exact while the table is under
+   * `exactJobCountMaxRows` (above it the settled statuses are estimated, the others still exact),
+   * the alerting gauges, and the missing-data and watermark gauges of contract §9.
+   */
   async refreshGauges(): Promise<void> {
-    this.metrics.activeJobs(await this.stats.activeStats(this.config.scheduler.alertAttemptThreshold));
-    if (Date.now() - this.settledCountsAt >= this.limits.settledCountsEveryMs) {
-      this.metrics.settledJobs(await this.stats.settledCounts());
-      this.settledCountsAt = Date.now();
-    }
+    const active = await this.stats.activeStats(this.config.scheduler.alertAttemptThreshold);
+    const all = await this.stats.statusCounts(this.limits.exactJobCountMaxRows);
+    this.metrics.activeJobs(active);
+    this.metrics.jobCounts(all.exact ? all.counts : { ...all.counts, ...active.counts });
+    const horizon = await this.calendar.horizon(this.config.scheduler.businessCalendarCode);
+    this.metrics.dataStats(await this.stats.dataStats(horizon));
     this.metrics.revaluationsRunning(await this.revaluations.countRunning());
   }
 }

@@ -6,6 +6,7 @@ export * from './fan-out.repository';
 export * from './watermark.repository';
 export * from './job-stats.repository';
 export * from './jobs-admin.repository';
+export * from './missing-data.repository';
 export * from './operator-audit.repository';
 export * from './retention.repository';
 export * from './revaluations.repository';

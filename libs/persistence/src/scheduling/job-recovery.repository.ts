@@ -88,7 +88,9 @@ export class JobRecoveryRepository {
   /**
    * Jobs of an epoch older than their key's current one can never produce a current snapshot.
    * PROCESSING ones are included: dropping the claim frees in-flight capacity at once, and the
-   * worker holding it would have skipped the job anyway. Returns how many were superseded.
+   * worker holding it would have skipped the job anyway. FAILED ones too: an operator can do nothing
+   * useful with a failure of an epoch upstream has rewritten, so it stops counting as FAILED (a
+   * FAILED job of the current epoch stays for the operator). Returns how many were superseded.
    *
    * The unsettled jobs are read first through the (status, id) index (MATERIALIZED keeps the planner
    * from walking every settled job of the table instead), and the update re-checks the status, so a
@@ -103,7 +105,7 @@ export class JobRecoveryRepository {
     const [row] = await this.ds.query<{ n: number }[]>(
       `WITH unsettled AS MATERIALIZED (
          SELECT id, portfolio_id, security_id, epoch FROM portfolio_valuation_jobs
-          WHERE status IN ('PENDING', 'PROCESSING')),
+          WHERE status IN ('PENDING', 'PROCESSING', 'FAILED')),
        obsolete AS (
          SELECT u.id FROM unsettled u
           WHERE EXISTS (SELECT 1 FROM position_state ps
@@ -114,7 +116,7 @@ export class JobRecoveryRepository {
          UPDATE portfolio_valuation_jobs j
             SET status = 'SKIPPED_SUPERSEDED', next_attempt_at = NULL, waiting_on = NULL,
                 claim_token = NULL, claim_expires_at = NULL, updated_at = now()
-          WHERE j.id = ANY (ARRAY(SELECT id FROM obsolete)) AND j.status IN ('PENDING', 'PROCESSING')
+          WHERE j.id = ANY (ARRAY(SELECT id FROM obsolete)) AND j.status IN ('PENDING', 'PROCESSING', 'FAILED')
          RETURNING j.id)
        SELECT count(*)::int AS n FROM superseded`,
       [limit],

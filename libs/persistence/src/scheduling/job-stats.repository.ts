@@ -21,6 +21,27 @@ export interface ActiveJobStats {
   oldestDueSeconds: number;
 }
 
+/** Every status of the job table (the label values of valuation_jobs). */
+export const ALL_STATUSES = [...ACTIVE_STATUSES, ...SETTLED_STATUSES] as const;
+export type JobStatusCounts = Record<(typeof ALL_STATUSES)[number], number>;
+
+/** How {@link JobStatsRepository.statusCounts} counted: exactly, or settled statuses estimated. */
+export interface StatusCounts {
+  counts: JobStatusCounts;
+  /** true: every status counted row by row; false: the settled ones estimated (table over the bound). */
+  exact: boolean;
+}
+
+/** What the data-and-positions gauges show (contract §9, "More metrics"). */
+export interface DataStats {
+  /** PENDING jobs waiting on a missing price, or on a missing FX rate. */
+  waitingOnData: { price: number; fx: number };
+  /** Largest number of days a key's watermark is behind the horizon (0: none behind, or no horizon). */
+  watermarkLagDays: number;
+  /** Position keys not CURRENT. */
+  positionsReprocessing: number;
+}
+
 interface ActiveRow {
   pending: string;
   processing: string;
@@ -58,14 +79,71 @@ export class JobStatsRepository {
     };
   }
 
-  /** Counts of the settled statuses; proportional to the table, so the caller refreshes it less often. */
-  async settledCounts(): Promise<Record<(typeof SETTLED_STATUSES)[number], number>> {
-    const rows = await this.ds.query<{ status: (typeof SETTLED_STATUSES)[number]; n: string }[]>(
-      `SELECT status, count(*) AS n FROM portfolio_valuation_jobs WHERE status = ANY($1::text[]) GROUP BY status`,
-      [SETTLED_STATUSES],
+  /**
+   * valuation_jobs{status} for every status. While the table holds fewer than `exactBelowRows` rows
+   * (pg_class.reltuples, kept by autovacuum; never analyzed counts as small) every status is counted
+   * exactly, one pass over the (status, id) index. Above that the settled statuses, which grow with
+   * history, are estimated the way the planner does (rows per page at the last analyze × the pages
+   * the table has now × the status's frequency in pg_stats), and the active ones come exact from
+   * {@link activeStats}; the caller merges them. Measured in docs/benchmarks.md ("Job gauges").
+   */
+  async statusCounts(exactBelowRows: number): Promise<StatusCounts> {
+    const [size] = await this.ds.query<{ estimate: number | null }[]>(
+      `SELECT CASE WHEN c.reltuples < 0 OR c.relpages = 0 THEN NULL
+                   ELSE c.reltuples / c.relpages
+                        * (pg_relation_size(c.oid) / current_setting('block_size')::int) END::float8 AS estimate
+         FROM pg_class c WHERE c.oid = 'portfolio_valuation_jobs'::regclass`,
     );
-    const counts = { COMPLETE: 0, SKIPPED_NO_POSITION: 0, SKIPPED_SUPERSEDED: 0 };
-    for (const r of rows) counts[r.status] = Number(r.n);
-    return counts;
+    const counts = Object.fromEntries(ALL_STATUSES.map((s) => [s, 0])) as JobStatusCounts;
+    if (size.estimate === null || size.estimate < exactBelowRows) {
+      const rows = await this.ds.query<{ status: keyof JobStatusCounts; n: string }[]>(
+        `SELECT status, count(*) AS n FROM portfolio_valuation_jobs GROUP BY status`,
+      );
+      for (const r of rows) if (r.status in counts) counts[r.status] = Number(r.n);
+      return { counts, exact: true };
+    }
+    const rows = await this.ds.query<{ status: keyof JobStatusCounts; freq: number }[]>(
+      `SELECT v.status, v.freq::float8 AS freq
+         FROM pg_stats s,
+              unnest(s.most_common_vals::text::text[], s.most_common_freqs) AS v(status, freq)
+        WHERE s.schemaname = current_schema() AND s.tablename = 'portfolio_valuation_jobs'
+          AND s.attname = 'status'`,
+    );
+    for (const r of rows) if (r.status in counts) counts[r.status] = Math.round(r.freq * size.estimate);
+    return { counts, exact: false };
+  }
+
+  /**
+   * The data-and-positions gauges in one statement. Waiting jobs are counted from the partial index
+   * valuation_jobs_waiting_idx (index only). The lag of a key is horizon − watermark in days; a key
+   * with no watermark yet counts from the day before its current epoch's first position date (the
+   * first day it must value), and a key with neither is not behind anything. Only keys whose
+   * watermark is null or before the horizon, or that are not CURRENT, are looked at.
+   */
+  async dataStats(horizon: string | null): Promise<DataStats> {
+    const [r] = await this.ds.query<{ price: string; fx: string; lag: number; reprocessing: string }[]>(
+      `WITH waiting AS (
+         SELECT count(*) FILTER (WHERE waiting_on LIKE 'PRICE:%') AS price,
+                count(*) FILTER (WHERE waiting_on LIKE 'FX:%') AS fx
+           FROM portfolio_valuation_jobs WHERE status = 'PENDING' AND waiting_on IS NOT NULL),
+       behind AS (
+         SELECT ps.status,
+                $1::date - COALESCE(ps.watermark_date,
+                                    (SELECT min(h.position_date) - 1 FROM position_history h
+                                      WHERE h.portfolio_id = ps.portfolio_id AND h.security_id = ps.security_id
+                                        AND h.epoch = ps.epoch)) AS lag
+           FROM position_state ps
+          WHERE ps.status <> 'CURRENT' OR ps.watermark_date IS NULL OR ps.watermark_date < $1::date)
+       SELECT w.price, w.fx,
+              (SELECT COALESCE(greatest(max(lag), 0), 0) FROM behind)::int AS lag,
+              (SELECT count(*) FROM behind WHERE status <> 'CURRENT') AS reprocessing
+         FROM waiting w`,
+      [horizon],
+    );
+    return {
+      waitingOnData: { price: Number(r.price), fx: Number(r.fx) },
+      watermarkLagDays: Number(r.lag),
+      positionsReprocessing: Number(r.reprocessing),
+    };
   }
 }

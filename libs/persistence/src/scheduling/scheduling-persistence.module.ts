@@ -5,6 +5,7 @@ import { FanOutRepository } from './fan-out.repository';
 import { JobRecoveryRepository } from './job-recovery.repository';
 import { JobStatsRepository } from './job-stats.repository';
 import { AdminStatementLimit, JobsAdminRepository } from './jobs-admin.repository';
+import { MissingDataRepository } from './missing-data.repository';
 import { OperatorAuditRepository } from './operator-audit.repository';
 import { RetentionRepository } from './retention.repository';
 import { RevaluationsRepository } from './revaluations.repository';
@@ -19,6 +20,7 @@ const REPOSITORIES = [
   JobStatsRepository,
   AdminStatementLimit,
   JobsAdminRepository,
+  MissingDataRepository,
   OperatorAuditRepository,
   RetentionRepository,
   RevaluationsRepository,
