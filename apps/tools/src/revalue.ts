@@ -131,7 +131,7 @@ export async function revalue(argv: string[]): Promise<number> {
       .join(', ');
     process.stdout.write(
       `revaluation ${id} RUNNING: ${scope}, ${body.from} to ${body.to}, requested by ${requestedBy}\n` +
-        `follow it: GET /revaluations/${id} on the scheduler (any operator token), or the gauge valuation_revaluations_running\n`,
+        `follow it: GET /revaluations/${id} on the scheduler (a viewer or operator token), or the gauge valuation_revaluations_running\n`,
     );
     return 0;
   } finally {
