@@ -15,6 +15,7 @@ const TABLES = [
   'valuation_triggers',
   'valuation_revaluations',
   'operator_audit',
+  'valuation_job_attempts',
 ];
 
 export function testDatabaseUrl(): string {

@@ -26,6 +26,7 @@ export class CalculatorModule {
           jobPolicy: config.jobPolicy,
           retry: config.retry,
           snapshotTopic: config.kafka.topics.snapshotPersisted,
+          workerId: config.kafka.clientId,
         }),
         MessagingModule.forRoot(config.kafka),
         ObservabilityModule.forRoot({

@@ -16,7 +16,7 @@ const REPROCESSING = 'valuation_positions_reprocessing';
 const REVALUATIONS_RUNNING = 'valuation_revaluations_running';
 
 /** The tables the retention step purges (the label values of valuation_rows_purged_total). */
-export type PurgedTable = 'valuation_outbox' | 'valuation_triggers';
+export type PurgedTable = 'valuation_outbox' | 'valuation_triggers' | 'valuation_job_attempts';
 
 export const SCHEDULER_METRIC_PROVIDERS = [
   makeGaugeProvider({ name: JOBS, help: 'Valuation jobs by status', labelNames: ['status'] }),

@@ -36,6 +36,7 @@ export class SchedulerModule {
           jobPolicy: config.jobPolicy,
           retry: config.retry,
           snapshotTopic: config.kafka.topics.snapshotPersisted,
+          workerId: config.kafka.clientId,
         }),
         SchedulingPersistenceModule,
         MessagingModule.forRoot(config.kafka),

@@ -51,6 +51,8 @@ export interface SchedulerSettings {
   leaderLeaseSeconds: number;
   /** Published outbox events and finished fan-out triggers are deleted this long after they are done. */
   retentionHours: number;
+  /** A job's attempt history (`GET /jobs/:id`) is deleted this many days after each attempt ended. */
+  attemptHistoryDays: number;
   businessCalendarCode: string;
   alertAttemptThreshold: number;
 }
@@ -193,6 +195,7 @@ export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): 
       claimLeaseSeconds: e.VALUATION_CLAIM_LEASE_SECONDS,
       leaderLeaseSeconds: e.VALUATION_LEADER_LEASE_SECONDS,
       retentionHours: e.VALUATION_RETENTION_HOURS,
+      attemptHistoryDays: e.VALUATION_ATTEMPT_HISTORY_DAYS,
       businessCalendarCode: e.BUSINESS_CALENDAR_CODE,
       alertAttemptThreshold: e.VALUATION_ALERT_ATTEMPT_THRESHOLD,
     },

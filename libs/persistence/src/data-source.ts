@@ -6,6 +6,7 @@ import { OutboxRelayLease1764400000000 } from './migrations/1764400000000-outbox
 import { SchedulerLeaderLease1764500000000 } from './migrations/1764500000000-scheduler-leader-lease';
 import { RetentionIndexes1764600000000 } from './migrations/1764600000000-retention-indexes';
 import { OperatorAudit1764800000000 } from './migrations/1764800000000-operator-audit';
+import { JobAttempts1764900000000 } from './migrations/1764900000000-job-attempts';
 import { Revaluations1765000000000 } from './migrations/1765000000000-revaluations';
 
 /** Migrations are listed explicitly (no globs) so the built and the test runs see the same set. */
@@ -15,6 +16,7 @@ export const MIGRATIONS = [
   SchedulerLeaderLease1764500000000,
   RetentionIndexes1764600000000,
   OperatorAudit1764800000000,
+  JobAttempts1764900000000,
   Revaluations1765000000000,
 ];
 

@@ -15,6 +15,11 @@ export interface PersistenceOptions {
   retry: RetrySettings;
   /** Topic the outbox events of persisted snapshots go to. */
   snapshotTopic: string;
+  /**
+   * Who this process is in a job's attempt history (`worker`, contract §9): the calculator passes its
+   * Kafka client id (`KAFKA_CLIENT_ID`, default `valuation-calculator`). Absent: `calculator`.
+   */
+  workerId?: string;
 }
 
 export const PERSISTENCE_OPTIONS = Symbol('PERSISTENCE_OPTIONS');

@@ -7,7 +7,7 @@ import { schedulerConfig, startScheduler } from '../../test/scheduler-testing';
 import { SchedulerCycleService } from './scheduler-cycle.service';
 
 /** The retention step against the real database: what goes, what stays, and how much per cycle. */
-describe('SchedulerCycleService: purge of published events and finished triggers', () => {
+describe('SchedulerCycleService: purge of published events, finished triggers and attempt history', () => {
   const LIMIT = 3;
   let db: Client;
   let app: INestApplication;
@@ -16,7 +16,11 @@ describe('SchedulerCycleService: purge of published events and finished triggers
   beforeAll(async () => {
     db = await connectTestDb();
     // 2 hours rather than the default 24, so the spec also shows the setting is the one applied.
-    const config = schedulerConfig(isolatedKafkaEnv('sched-purge'), { VALUATION_RETENTION_HOURS: '2' });
+    // And 3 days of attempt history rather than 30.
+    const config = schedulerConfig(isolatedKafkaEnv('sched-purge'), {
+      VALUATION_RETENTION_HOURS: '2',
+      VALUATION_ATTEMPT_HISTORY_DAYS: '3',
+    });
     app = await startScheduler(config, { limits: { purgeRows: LIMIT } });
     cycle = app.get(SchedulerCycleService);
   });
@@ -65,6 +69,19 @@ describe('SchedulerCycleService: purge of published events and finished triggers
       )
     ).rows[0].id;
 
+  /** An attempt-history row of job 1 that ended `finishedDaysAgo`. */
+  const attempt = (n: number, finishedDaysAgo: number) =>
+    db.query(
+      `INSERT INTO valuation_job_attempts (job_id, attempt, claimed_at, finished_at, outcome, reason, worker)
+       VALUES (1, $1, now() - make_interval(secs => $2::float8 * 86400 + 5),
+               now() - make_interval(secs => $2::float8 * 86400), 'retry_scheduled', 'no price', 'calc-1')`,
+      [n, finishedDaysAgo],
+    );
+  const attemptsLeft = async () =>
+    (await db.query<{ attempt: number }>(`SELECT attempt FROM valuation_job_attempts ORDER BY id`)).rows.map(
+      (r) => r.attempt,
+    );
+
   const outboxLeft = async () =>
     (
       await db.query<{ name: string }>(`SELECT payload->>'name' AS name FROM valuation_outbox ORDER BY id`)
@@ -86,7 +103,7 @@ describe('SchedulerCycleService: purge of published events and finished triggers
     await event('never published, a month old', 720, null);
     await event('leased by a relay, a month old', 720, null, true);
 
-    await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: 2, triggers: 0 });
+    await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: 2, triggers: 0, attempts: 0 });
 
     expect(await outboxLeft()).toEqual([
       'published 1 h ago',
@@ -94,7 +111,7 @@ describe('SchedulerCycleService: purge of published events and finished triggers
       'never published, a month old',
       'leased by a relay, a month old',
     ]);
-    await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: 0, triggers: 0 });
+    await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: 0, triggers: 0, attempts: 0 });
   });
 
   it('deletes triggers completed longer ago than the retention, never a recent or an open one', async () => {
@@ -104,7 +121,7 @@ describe('SchedulerCycleService: purge of published events and finished triggers
     await trigger('open, a month old', 720, null, 42);
     await trigger('open, new', 0, null);
 
-    await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: 0, triggers: 2 });
+    await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: 0, triggers: 2, attempts: 0 });
 
     expect(await triggersLeft()).toEqual(['completed 1 h ago', 'open, a month old', 'open, new']);
     // The open trigger is untouched: the fan-out resumes it where it stopped.
@@ -122,12 +139,12 @@ describe('SchedulerCycleService: purge of published events and finished triggers
     const outboxBefore = await purgedTotal('valuation_outbox');
     const triggersBefore = await purgedTotal('valuation_triggers');
 
-    await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: LIMIT, triggers: LIMIT });
+    await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: LIMIT, triggers: LIMIT, attempts: 0 });
     expect(await outboxLeft()).toEqual(['event 3 h', 'event 4 h']);
     expect(await triggersLeft()).toEqual(['trigger 3 h', 'open']);
 
-    await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: 2, triggers: 1 });
-    await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: 0, triggers: 0 });
+    await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: 2, triggers: 1, attempts: 0 });
+    await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: 0, triggers: 0, attempts: 0 });
     expect(await outboxLeft()).toEqual([]);
     expect(await triggersLeft()).toEqual(['open']);
     expect((await purgedTotal('valuation_outbox')) - outboxBefore).toBe(5);
@@ -142,15 +159,52 @@ describe('SchedulerCycleService: purge of published events and finished triggers
       await other.query('BEGIN');
       await other.query(`SELECT 1 FROM valuation_outbox WHERE payload->>'name' = 'locked' FOR UPDATE`);
 
-      await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: 1, triggers: 0 });
+      await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: 1, triggers: 0, attempts: 0 });
       expect(await outboxLeft()).toEqual(['locked']);
 
       await other.query('ROLLBACK');
-      await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: 1, triggers: 0 });
+      await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: 1, triggers: 0, attempts: 0 });
       expect(await outboxLeft()).toEqual([]);
     } finally {
       await other.end();
     }
+  });
+
+  it('deletes attempt history older than VALUATION_ATTEMPT_HISTORY_DAYS, at most the limit, oldest first', async () => {
+    // Inserted in an order other than their end, so "oldest first" means by finished_at.
+    for (const [n, days] of [
+      [1, 5],
+      [2, 10],
+      [3, 4],
+      [4, 2.9],
+      [5, 7],
+      [6, 0],
+    ] as const)
+      await attempt(n, days);
+    const before = await purgedTotal('valuation_job_attempts');
+
+    await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: 0, triggers: 0, attempts: LIMIT });
+    expect(await attemptsLeft()).toEqual([3, 4, 6]);
+    await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: 0, triggers: 0, attempts: 1 });
+    await expect(cycle.purgeExpired()).resolves.toEqual({ outbox: 0, triggers: 0, attempts: 0 });
+    expect(await attemptsLeft()).toEqual([4, 6]);
+    expect((await purgedTotal('valuation_job_attempts')) - before).toBe(4);
+  });
+
+  it('finds the attempt rows to purge through the finished_at index, not a scan', async () => {
+    await db.query(
+      `INSERT INTO valuation_job_attempts (job_id, attempt, finished_at, outcome, worker)
+       SELECT g, 1, now() - make_interval(days => g % 20), 'complete', 'calc-1' FROM generate_series(1, 5000) g`,
+    );
+    await db.query('ANALYZE valuation_job_attempts');
+    const { rows } = await db.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN SELECT id FROM valuation_job_attempts
+        WHERE finished_at IS NOT NULL AND finished_at < now() - make_interval(secs => 259200::float8)
+        ORDER BY finished_at LIMIT 3 FOR UPDATE SKIP LOCKED`,
+    );
+    const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(plan).toContain('valuation_job_attempts_finished_idx');
+    expect(plan).not.toMatch(/Seq Scan|Sort/);
   });
 
   it('runs as a step of every cycle', async () => {
@@ -159,7 +213,7 @@ describe('SchedulerCycleService: purge of published events and finished triggers
 
     const report = await cycle.runCycle(() => true);
 
-    expect(report.purgeExpired).toEqual({ outbox: 1, triggers: 1 });
+    expect(report.purgeExpired).toEqual({ outbox: 1, triggers: 1, attempts: 0 });
     expect(await outboxLeft()).toEqual([]);
     expect(await triggersLeft()).toEqual([]);
   });

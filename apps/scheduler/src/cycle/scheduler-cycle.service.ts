@@ -21,6 +21,8 @@ import { SchedulerMetrics } from '../scheduler.metrics';
 import { CYCLE_LIMITS, type CycleLimits } from './cycle-limits';
 
 export const LEASE_EXPIRED_REASON = 'claim lease expired';
+/** The history's reason for claims a scheduler gave back unpublished because it lost its leadership. */
+export const LEADERSHIP_LOST_REASON = 'leadership lost before the publish';
 
 export interface FanOutReport {
   triggers: number;
@@ -38,6 +40,7 @@ export interface KeyPassReport {
 export interface PurgeReport {
   outbox: number;
   triggers: number;
+  attempts: number;
 }
 
 const STEPS = [
@@ -193,7 +196,7 @@ export class SchedulerCycleService {
       const batch = await this.claims.claimDueJobs(want, claimLeaseSeconds);
       if (batch.length === 0) break;
       if (!stillLeader()) {
-        const released = await this.claims.releaseClaims(batch);
+        const released = await this.claims.releaseClaims(batch, LEADERSHIP_LOST_REASON);
         this.logger.warn(`lost leadership before publishing ${batch.length} claims: ${released} released`);
         break;
       }
@@ -221,7 +224,8 @@ export class SchedulerCycleService {
   /**
    * Retention (`VALUATION_RETENTION_HOURS`): outbox events published, and fan-out triggers completed,
    * longer ago than that are deleted, oldest first, at most `purgeRows` of each per cycle. Unpublished
-   * events and open triggers are never touched, however old.
+   * events and open triggers are never touched, however old. A job's attempt history
+   * (`VALUATION_ATTEMPT_HISTORY_DAYS`) goes the same way, by when each attempt ended.
    */
   async purgeExpired(): Promise<PurgeReport> {
     const olderThanSeconds = this.config.scheduler.retentionHours * 3600;
@@ -229,7 +233,12 @@ export class SchedulerCycleService {
     this.metrics.rowsPurged('valuation_outbox', outbox);
     const triggers = await this.retention.purgeCompletedTriggers(olderThanSeconds, this.limits.purgeRows);
     this.metrics.rowsPurged('valuation_triggers', triggers);
-    return { outbox, triggers };
+    const attempts = await this.retention.purgeAttemptHistory(
+      this.config.scheduler.attemptHistoryDays * 86_400,
+      this.limits.purgeRows,
+    );
+    this.metrics.rowsPurged('valuation_job_attempts', attempts);
+    return { outbox, triggers, attempts };
   }
 
   /**

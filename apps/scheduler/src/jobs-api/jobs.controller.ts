@@ -10,7 +10,7 @@ import {
   Query,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { AdminBusyError, JobsAdminRepository, type JobView } from '@app/persistence';
+import { AdminBusyError, JobsAdminRepository, type JobDetailView, type JobView } from '@app/persistence';
 import { DEFAULT_LIMIT, jobIdSchema, listJobsQuerySchema, type ListJobsQuery } from './jobs-query.schema';
 import { Audited } from '../operators';
 import { ZodValidationPipe } from './zod-validation.pipe';
@@ -48,6 +48,14 @@ export class JobsController {
       }),
     );
     return { items, limit, offset };
+  }
+
+  /** One job with its attempts, oldest first (contract §9): why it is where it is. */
+  @Get(':id')
+  async get(@Param('id', new ZodValidationPipe(jobIdSchema)) id: string): Promise<JobDetailView> {
+    const job = await unavailableWhenBusy(() => this.jobs.findWithAttempts(id));
+    if (!job) throw new NotFoundException(`job ${id} does not exist`);
+    return job;
   }
 
   /** Makes a PENDING or FAILED job due now; any other status is a conflict. */

@@ -1,6 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 
+/** `worker` of the attempts the scheduler ends (released, recovered), contract §9. */
+export const SCHEDULER_WORKER = 'scheduler';
+export const PUBLISH_FAILED_REASON = 'publish to the broker failed or was not acknowledged in time';
+
 /** A job handed to a calculator: the key, plus the claim that alone may finish it. */
 export interface ClaimedJob {
   jobId: string;
@@ -61,7 +65,9 @@ export class JobClaimsRepository {
               claim_token = gen_random_uuid(),
               claim_expires_at = now() + make_interval(secs => $2),
               correlation_id = COALESCE(j.correlation_id, gen_random_uuid()::text),
-              updated_at = now()
+              updated_at = now(),
+              attempt_seq = j.attempt_seq + 1,
+              attempt_started_at = now()
          FROM due WHERE j.id = due.id
        RETURNING j.id::text, j.claim_token, j.portfolio_id, j.security_id,
                  to_char(j.valuation_date, 'YYYY-MM-DD') AS valuation_date, j.epoch, j.correlation_id,
@@ -81,8 +87,15 @@ export class JobClaimsRepository {
     }));
   }
 
-  /** Gives claims back at once (their publish failed): the jobs are due again, no attempt counted. */
-  async releaseClaims(claims: Pick<ClaimedJob, 'jobId' | 'claimToken'>[]): Promise<number> {
+  /**
+   * Gives claims back at once (their publish failed, or leadership was lost before it): the jobs are
+   * due again, no attempt counted against them. Each released claim ends its attempt in the history
+   * as `publish_failed` by the scheduler, with `reason` (a fixed text: a broker's error may name hosts).
+   */
+  async releaseClaims(
+    claims: Pick<ClaimedJob, 'jobId' | 'claimToken'>[],
+    reason: string = PUBLISH_FAILED_REASON,
+  ): Promise<number> {
     if (claims.length === 0) return 0;
     // Wrapped in a SELECT: TypeORM returns [rows, count] for a bare UPDATE … RETURNING.
     const rows = await this.ds.query<unknown[]>(
@@ -91,9 +104,14 @@ export class JobClaimsRepository {
             SET status = 'PENDING', claim_token = NULL, claim_expires_at = NULL, updated_at = now()
            FROM unnest($1::bigint[], $2::uuid[]) AS c(id, token)
           WHERE j.id = c.id AND j.status = 'PROCESSING' AND j.claim_token = c.token
-         RETURNING j.id)
+         RETURNING j.id, j.attempt_seq, j.attempt_started_at, c.token),
+       history AS (
+         INSERT INTO valuation_job_attempts (job_id, attempt, claim_token, claimed_at, outcome, reason, worker)
+         SELECT id, attempt_seq, token, attempt_started_at, 'publish_failed', $3, '${SCHEDULER_WORKER}'
+           FROM released
+         RETURNING 1)
        SELECT id FROM released`,
-      [claims.map((c) => c.jobId), claims.map((c) => c.claimToken)],
+      [claims.map((c) => c.jobId), claims.map((c) => c.claimToken), reason],
     );
     return rows.length;
   }

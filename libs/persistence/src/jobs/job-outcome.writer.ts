@@ -24,30 +24,37 @@ const amount = (d: Dec | null) => (d === null ? null : formatAmount(d));
 /**
  * One statement for the whole batch: finish each job only while the attempt still holds its claim
  * (the row lock re-checks the claim, so a re-issued claim makes the stale worker write nothing), then
- * upsert the snapshots of the jobs that were finished and write their events to the outbox in the same
- * transaction. Returns the ids of the jobs that were finished.
+ * upsert the snapshots of the jobs that were finished, write their events to the outbox and one row of
+ * attempt history per finished job, in the same transaction. The history row takes its number and
+ * claim time from the job row as the claim left it (`attempt_seq`, `attempt_started_at`); a claimless
+ * request starts its attempt here, so it numbers it and stamps it now. Returns the ids of the jobs
+ * that were finished.
  */
 const SQL = `
   WITH i AS (
     SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::float8[], $7::text[],
                          $8::text[], $9::bool[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[],
-                         $14::numeric[], $15::numeric[], $16::numeric[], $17::numeric[], $18::text[], $19::text[])
+                         $14::numeric[], $15::numeric[], $16::numeric[], $17::numeric[], $18::text[], $19::text[],
+                         $21::text[])
       AS i(job_id, claim_token, status, attempt_count, failure_reason, delay_seconds, waiting_on,
            correlation_id, has_snapshot, quantity, cost_basis, cost_basis_local, market_price, market_value,
-           market_value_local, unrealized_gain_loss, unrealized_gain_loss_local, valuation_status, snapshot_reason)),
+           market_value_local, unrealized_gain_loss, unrealized_gain_loss_local, valuation_status, snapshot_reason,
+           outcome)),
   finished AS (
     UPDATE portfolio_valuation_jobs j
        SET status = i.status, attempt_count = i.attempt_count, failure_reason = i.failure_reason,
            next_attempt_at = CASE WHEN i.delay_seconds IS NULL THEN NULL
                                   ELSE now() + make_interval(secs => i.delay_seconds) END,
            waiting_on = i.waiting_on, correlation_id = COALESCE(i.correlation_id, j.correlation_id),
-           claim_token = NULL, claim_expires_at = NULL, updated_at = now()
+           claim_token = NULL, claim_expires_at = NULL, updated_at = now(),
+           attempt_seq = j.attempt_seq + (i.claim_token IS NULL)::int,
+           attempt_started_at = CASE WHEN i.claim_token IS NULL THEN now() ELSE j.attempt_started_at END
       FROM i
      WHERE j.id = i.job_id
        AND CASE WHEN i.claim_token IS NULL
                 THEN j.status = 'PENDING' AND COALESCE(j.next_attempt_at, j.created_at) <= now()
                 ELSE j.status = 'PROCESSING' AND j.claim_token = i.claim_token END
-    RETURNING j.id, j.portfolio_id, j.security_id, j.valuation_date, j.epoch),
+    RETURNING j.id, j.portfolio_id, j.security_id, j.valuation_date, j.epoch, j.attempt_seq, j.attempt_started_at),
   snap AS (
     INSERT INTO daily_position_snapshots AS s
            (portfolio_id, security_id, date, epoch, quantity, cost_basis, cost_basis_local, market_price,
@@ -74,6 +81,11 @@ const SQL = `
                               'date', to_char(snap.date, 'YYYY-MM-DD'), 'epoch', snap.epoch,
                               'valuation_status', snap.valuation_status)
       FROM snap
+    RETURNING id),
+  history AS (
+    INSERT INTO valuation_job_attempts (job_id, attempt, claim_token, claimed_at, outcome, reason, worker)
+    SELECT f.id, f.attempt_seq, i.claim_token, f.attempt_started_at, i.outcome, i.failure_reason, $22
+      FROM finished f JOIN i ON i.job_id = f.id
     RETURNING id)
   SELECT f.id::text AS id FROM finished f`;
 
@@ -81,6 +93,7 @@ export async function writeFinishedAttempts(
   manager: EntityManager,
   attempts: readonly FinishedAttempt[],
   snapshotTopic: string,
+  worker: string,
 ): Promise<Set<string>> {
   if (attempts.length === 0) return new Set();
   const col = <T>(f: (a: FinishedAttempt) => T) => attempts.map(f);
@@ -106,6 +119,8 @@ export async function writeFinishedAttempts(
     snap((s) => s.valuationStatus),
     snap((s) => s.failureReason),
     snapshotTopic,
+    col((a) => a.transition.outcome),
+    worker,
   ]);
   return new Set(rows.map((r) => r.id));
 }

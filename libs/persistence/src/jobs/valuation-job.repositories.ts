@@ -94,7 +94,12 @@ export class ValuationBatchRunner {
           reason: transition.failureReason,
         });
       });
-      const finished = await writeFinishedAttempts(manager, attempts, this.options.snapshotTopic);
+      const finished = await writeFinishedAttempts(
+        manager,
+        attempts,
+        this.options.snapshotTopic,
+        this.options.workerId ?? 'calculator',
+      );
       for (const [jobId, request] of attempted) {
         if (finished.has(jobId)) continue;
         // The claim was re-issued (or the job settled) between the read and the write.

@@ -6,6 +6,7 @@ import { JobClaimsRepository } from './job-claims.repository';
 import { PersistenceModule } from '../persistence.module';
 import { LegacyValuationJobRepository, RetryingValuationJobRepository } from './valuation-job.repositories';
 
+const WORKER = 'calculator-contract-spec';
 const RETRY = { backoffSeconds: 600, backoffMultiplier: 1, backoffMaxSeconds: 21600, maxAttempts: 3 };
 
 async function moduleFor(jobPolicy: 'retrying' | 'legacy'): Promise<TestingModule> {
@@ -17,6 +18,7 @@ async function moduleFor(jobPolicy: 'retrying' | 'legacy'): Promise<TestingModul
         jobPolicy,
         retry: RETRY,
         snapshotTopic: 'snapshots',
+        workerId: WORKER,
       }),
     ],
   }).compile();
@@ -40,6 +42,17 @@ async function job(db: Client, securityId: string, date: string) {
 
 async function snapshots(db: Client) {
   const { rows } = await db.query(`SELECT * FROM daily_position_snapshots ORDER BY security_id, date`);
+  return rows;
+}
+
+/** The attempt history, oldest first, with the job it belongs to. */
+async function history(db: Client) {
+  const { rows } = await db.query(
+    `SELECT j.security_id, to_char(j.valuation_date, 'YYYY-MM-DD') AS date, h.attempt, h.outcome, h.reason,
+            h.worker, h.claim_token, h.claimed_at IS NOT NULL AND h.claimed_at <= h.finished_at AS claimed_before
+       FROM valuation_job_attempts h JOIN portfolio_valuation_jobs j ON j.id = h.job_id
+      ORDER BY h.id`,
+  );
   return rows;
 }
 
@@ -130,6 +143,19 @@ describe.each(['retrying', 'legacy'] as const)('ValuationJobRepository contract 
         },
       },
     ]);
+    // A claimless request starts and ends its attempt in the calculator's write.
+    expect(await history(db)).toEqual([
+      {
+        security_id: 'EURSEC',
+        date: '2024-01-03',
+        attempt: 1,
+        outcome: 'complete',
+        reason: null,
+        worker: WORKER,
+        claim_token: null,
+        claimed_before: true,
+      },
+    ]);
   });
 
   it('handles a missing FX rate by its policy', async () => {
@@ -139,6 +165,9 @@ describe.each(['retrying', 'legacy'] as const)('ValuationJobRepository contract 
     const [snap] = await snapshots(db);
     expect(snap).toMatchObject({ valuation_status: 'FAILED', market_value: null });
     expect(snap.failure_reason).toContain('EUR/USD');
+    const [attempt] = await history(db);
+    expect(attempt).toMatchObject({ attempt: 1, outcome: result.outcome, worker: WORKER });
+    expect(attempt.reason).toContain('EUR/USD');
     if (policy === 'retrying') {
       expect(result.outcome).toBe('retry_scheduled');
       expect(row).toMatchObject({ status: 'PENDING', attempt_count: 1, waiting_on: 'FX:EUR/USD' });
@@ -162,12 +191,17 @@ describe.each(['retrying', 'legacy'] as const)('ValuationJobRepository contract 
     expect((await job(db, 'EURSEC', '2024-01-03')).status).toBe('SKIPPED_SUPERSEDED');
     expect(await snapshots(db)).toEqual([]);
     expect(await outboxCount(db)).toBe(0);
+    expect((await history(db)).map((h) => [h.security_id, h.outcome, h.reason])).toEqual([
+      ['USSEC', 'skipped_no_position', null],
+      ['EURSEC', 'skipped_superseded', null],
+    ]);
   });
 
   it('reports a request for a job that does not exist as unknown', async () => {
     const [result] = await repo.valueBatch([request('USSEC', '2024-01-02')]);
     expect(result.outcome).toBe('unknown_job');
     expect(await snapshots(db)).toEqual([]);
+    expect(await history(db)).toEqual([]);
   });
 
   it('applies a job once under redelivery and duplicates within a batch', async () => {
@@ -178,6 +212,8 @@ describe.each(['retrying', 'legacy'] as const)('ValuationJobRepository contract 
     expect(again.map((r) => r.outcome)).toEqual(['lost_claim']);
     expect(await outboxCount(db)).toBe(1);
     expect((await snapshots(db))[0].valuation_status).toBe('VALUED_CURRENT');
+    // A lost claim ended no attempt: one attempt, one row.
+    expect((await history(db)).map((h) => h.outcome)).toEqual(['complete']);
   });
 
   it('lets only the holder of the current claim finish a dispatched job', async () => {
@@ -192,11 +228,30 @@ describe.each(['retrying', 'legacy'] as const)('ValuationJobRepository contract 
     expect(stale.outcome).toBe('lost_claim');
     expect(await snapshots(db)).toEqual([]);
     expect((await job(db, 'USSEC', '2024-01-02')).status).toBe('PROCESSING');
+    expect(await history(db)).toEqual([]);
 
     const [current] = await repo.valueBatch([request('USSEC', '2024-01-02', second.claimToken)]);
     expect(current.outcome).toBe('complete');
     expect(await job(db, 'USSEC', '2024-01-02')).toMatchObject({ status: 'COMPLETE', claim_token: null });
     expect(await outboxCount(db)).toBe(1);
+    // The second claim is the job's second attempt, ended by the worker that held it.
+    expect(await history(db)).toEqual([
+      {
+        security_id: 'USSEC',
+        date: '2024-01-02',
+        attempt: 2,
+        outcome: 'complete',
+        reason: null,
+        worker: WORKER,
+        claim_token: second.claimToken,
+        claimed_before: true,
+      },
+    ]);
+    const { rows } = await db.query(
+      `SELECT h.claimed_at = j.attempt_started_at AS same FROM valuation_job_attempts h
+         JOIN portfolio_valuation_jobs j ON j.id = h.job_id`,
+    );
+    expect(rows).toEqual([{ same: true }]);
   });
 
   it('finishes a job under its current claim when a stale copy comes first in the same batch', async () => {
@@ -238,6 +293,13 @@ describe.each(['retrying', 'legacy'] as const)('ValuationJobRepository contract 
       const row = await job(db, 'EURSEC', '2024-01-02');
       expect(row).toMatchObject({ status: 'FAILED', attempt_count: 3, waiting_on: null });
       expect(row.failure_reason).toMatch(/^retries exhausted: .*EUR\/USD/);
+      const attempts = await history(db);
+      expect(attempts.map((h) => [h.attempt, h.outcome])).toEqual([
+        [1, 'retry_scheduled'],
+        [2, 'retry_scheduled'],
+        [3, 'failed'],
+      ]);
+      expect(attempts[2].reason).toBe(row.failure_reason);
 
       await seed.job(db, 'P1', 'EURSEC', '2024-01-03');
       await db.query(

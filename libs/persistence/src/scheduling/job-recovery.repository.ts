@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { JobStatus } from '@app/valuation';
+import { SCHEDULER_WORKER } from '../jobs/job-claims.repository';
 
 /** A PROCESSING job whose claim lease ran out: its worker died, hung or lost the message. */
 export interface ExpiredClaim {
@@ -49,7 +50,8 @@ export class JobRecoveryRepository {
    * Applies the recoveries as a compare-and-set on the claim token: a job the calculator finished
    * (or that was re-claimed) since it was read no longer carries that token and is left alone, so
    * no row lock is held between the read and this write. A row a worker has locked meanwhile is
-   * skipped rather than waited for. Returns the ids recovered.
+   * skipped rather than waited for. Each recovered claim ends its attempt in the history as
+   * `lease_expired` by the scheduler, in the same statement. Returns the ids recovered.
    */
   async applyRecoveries(recoveries: readonly ClaimRecovery[]): Promise<string[]> {
     if (recoveries.length === 0) return [];
@@ -71,8 +73,14 @@ export class JobRecoveryRepository {
                 waiting_on = NULL, claim_token = NULL, claim_expires_at = NULL, updated_at = now()
            FROM r, free
           WHERE j.id = r.id AND j.id = free.id
-         RETURNING j.id::text AS id)
-       SELECT id FROM recovered`,
+         RETURNING j.id, j.attempt_seq, j.attempt_started_at, r.claim_token, r.failure_reason),
+       history AS (
+         INSERT INTO valuation_job_attempts (job_id, attempt, claim_token, claimed_at, outcome, reason, worker)
+         SELECT id, attempt_seq, claim_token, attempt_started_at, 'lease_expired', failure_reason,
+                '${SCHEDULER_WORKER}'
+           FROM recovered
+         RETURNING 1)
+       SELECT id::text AS id FROM recovered`,
       [
         col((r) => r.jobId),
         col((r) => r.claimToken),

@@ -19,6 +19,34 @@ export interface JobView {
   updated_at: string;
 }
 
+/** How an attempt ended (contract §9): a calculator outcome (§8), or what the scheduler did to the claim. */
+export type AttemptOutcome =
+  | 'complete'
+  | 'retry_scheduled'
+  | 'failed'
+  | 'skipped_no_position'
+  | 'skipped_superseded'
+  | 'lease_expired'
+  | 'publish_failed';
+
+/** One attempt of a job: a claim's life (or a claimless request's), and what ended it. */
+export interface AttemptView {
+  attempt: number;
+  /** ISO-8601 UTC; null only for an attempt claimed before the history existed. */
+  claimed_at: string | null;
+  /** null (with outcome, reason and worker) while the attempt is still in flight. */
+  finished_at: string | null;
+  outcome: AttemptOutcome | null;
+  reason: string | null;
+  /** The calculator's Kafka client id, or `scheduler`. */
+  worker: string | null;
+}
+
+export interface JobDetailView extends JobView {
+  /** Oldest first; attempts older than `VALUATION_ATTEMPT_HISTORY_DAYS` are gone. */
+  attempts: AttemptView[];
+}
+
 export interface JobFilter {
   statuses?: readonly JobStatus[];
   minAttempts?: number;
@@ -38,6 +66,9 @@ export type RetryResult =
 // listed job and a retried one read the same.
 const iso = (column: string) =>
   `to_char(j.${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${column}`;
+
+const isoOf = (expression: string, name: string) =>
+  `to_char(${expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${name}`;
 
 const COLUMNS = `j.id::text AS id, j.portfolio_id, j.security_id,
   to_char(j.valuation_date, 'YYYY-MM-DD') AS valuation_date, j.epoch, j.status, j.attempt_count,
@@ -156,6 +187,31 @@ export class JobsAdminRepository {
         params,
       ),
     );
+  }
+
+  /**
+   * One job with its attempt history, oldest first, in one statement (one snapshot): the ended
+   * attempts from `valuation_job_attempts` through its (job_id, attempt) index, then the attempt in
+   * flight, if the job is PROCESSING, from the job row itself. null: no such job.
+   */
+  async findWithAttempts(id: string): Promise<JobDetailView | null> {
+    const [row] = await this.limit.run(() =>
+      this.ds.query<{ job: JobView; attempts: AttemptView[] }[]>(
+        `SELECT row_to_json(v) AS job,
+                COALESCE((SELECT json_agg(a ORDER BY a.attempt, a.finished_at NULLS LAST) FROM (
+                   SELECT h.attempt, ${isoOf('h.claimed_at', 'claimed_at')}, ${isoOf('h.finished_at', 'finished_at')},
+                          h.outcome, h.reason, h.worker
+                     FROM valuation_job_attempts h WHERE h.job_id = v.id::bigint
+                   UNION ALL
+                   SELECT j.attempt_seq, ${isoOf('j.attempt_started_at', 'claimed_at')}, NULL, NULL, NULL, NULL
+                     FROM portfolio_valuation_jobs j
+                    WHERE j.id = v.id::bigint AND j.status = 'PROCESSING' AND j.attempt_seq > 0) a),
+                  '[]'::json) AS attempts
+           FROM (SELECT ${COLUMNS} FROM portfolio_valuation_jobs j WHERE j.id = $1::bigint) v`,
+        [id],
+      ),
+    );
+    return row ? { ...row.job, attempts: row.attempts } : null;
   }
 
   /**

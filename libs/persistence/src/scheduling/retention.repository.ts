@@ -32,6 +32,10 @@ const PURGE_OUTBOX = purgeSql('valuation_outbox', 'published_at');
 // completed_at NULL and treats a trigger that is gone as completed, and nothing ever re-opens one.
 const PURGE_TRIGGERS = purgeSql('valuation_triggers', 'completed_at');
 
+// An attempt's history row is written once, when the attempt ended (finished_at, never null), and is
+// only ever read after that (JobAttempts1764900000000 indexes finished_at).
+const PURGE_ATTEMPTS = purgeSql('valuation_job_attempts', 'finished_at');
+
 /**
  * The scheduler's retention: rows the pipeline needs only for a while (published outbox events,
  * finished fan-out triggers) are deleted in bounded batches once they are older than the retention.
@@ -48,6 +52,11 @@ export class RetentionRepository {
   /** Deletes up to `limit` fan-out triggers completed more than `olderThanSeconds` ago; returns how many. */
   async purgeCompletedTriggers(olderThanSeconds: number, limit: number): Promise<number> {
     return this.purge(PURGE_TRIGGERS, olderThanSeconds, limit);
+  }
+
+  /** Deletes up to `limit` attempt-history rows of attempts that ended more than `olderThanSeconds` ago. */
+  async purgeAttemptHistory(olderThanSeconds: number, limit: number): Promise<number> {
+    return this.purge(PURGE_ATTEMPTS, olderThanSeconds, limit);
   }
 
   private async purge(sql: string, olderThanSeconds: number, limit: number): Promise<number> {
