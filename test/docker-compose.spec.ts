@@ -54,13 +54,15 @@ interface PrometheusConfig {
 }
 
 /**
- * The variables compose requires (`${NAME:?message}`): the database passwords, which have no default.
+ * The variables compose requires (`${NAME:?message}`): the database and Grafana admin passwords, which
+ * have no default.
  * The spec runs the stack with these set and nothing else.
  */
 const REQUIRED_SECRETS: Record<string, string> = {
   POSTGRES_PASSWORD: 'superuser-pw',
   VALUATION_DB_MIGRATOR_PASSWORD: 'migrator-pw',
   VALUATION_DB_APP_PASSWORD: 'app-pw',
+  GRAFANA_ADMIN_PASSWORD: 'grafana-pw',
 };
 
 /**
@@ -102,7 +104,7 @@ const APP_SERVICES = ['migrate', 'scheduler', 'scheduler-standby', 'calculator-1
 const LONG_RUNNING_APPS = APP_SERVICES.filter((name) => name !== 'migrate');
 /** The Kafka cluster: three KRaft nodes, each broker and controller. */
 const KAFKA_SERVICES = ['kafka-1', 'kafka-2', 'kafka-3'];
-const EXPECTED_SERVICES = ['postgres', ...KAFKA_SERVICES, ...APP_SERVICES, 'prometheus'];
+const EXPECTED_SERVICES = ['postgres', ...KAFKA_SERVICES, ...APP_SERVICES, 'prometheus', 'grafana'];
 /** Host port of each app (contract: scheduler 8087, standby 8088, calculators 8084 and 8085). */
 const PUBLISHED: Record<string, number> = {
   scheduler: 8087,
@@ -257,7 +259,7 @@ describe('docker/compose.yml', () => {
     expect(Object.keys(services).sort()).toEqual([...EXPECTED_SERVICES].sort());
   });
 
-  it('gives every interpolated variable a default except the database passwords, which have none', () => {
+  it('gives every interpolated variable a default except the passwords, which have none', () => {
     const uses = COMPOSE_TEXT.split('\n')
       .filter((line) => !line.trim().startsWith('#'))
       .join('\n')
@@ -638,6 +640,62 @@ describe('docker/compose.yml', () => {
         );
       }
     });
+  });
+});
+
+describe('docker/grafana', () => {
+  interface Panel {
+    type: string;
+    title: string;
+    datasource?: { uid?: string };
+    targets?: { expr: string }[];
+  }
+  const dashboard = JSON.parse(readText('docker', 'grafana', 'dashboards', 'valuation-pipeline.json')) as {
+    uid: string;
+    panels: Panel[];
+  };
+  const datasources = (
+    parseYaml(readText('docker', 'grafana', 'provisioning', 'datasources', 'prometheus.yml')) as {
+      datasources: { uid: string; type: string; url: string }[];
+    }
+  ).datasources;
+  const grafana = rawCompose.services.grafana;
+
+  it('provisions the compose Prometheus as the data source every panel names', () => {
+    expect(datasources).toEqual([
+      expect.objectContaining({
+        uid: 'valuation-prometheus',
+        type: 'prometheus',
+        url: 'http://prometheus:9090',
+      }),
+    ]);
+    const panels = dashboard.panels.filter((p) => p.type !== 'row');
+    expect(panels.length).toBeGreaterThanOrEqual(15);
+    for (const panel of panels) {
+      expect({ panel: panel.title, uid: panel.datasource?.uid }).toEqual({
+        panel: panel.title,
+        uid: 'valuation-prometheus',
+      });
+      expect({ panel: panel.title, targets: (panel.targets ?? []).length > 0 }).toEqual({
+        panel: panel.title,
+        targets: true,
+      });
+    }
+  });
+
+  it('is started by compose next to Prometheus, pinned, on loopback, with a required admin password', () => {
+    expect(grafana.image).toMatch(/^grafana\/grafana:\d+\.\d+\.\d+$/);
+    const mounts = new Map((grafana.volumes ?? []).map((v) => [v.split(':')[0], v.split(':')[1]]));
+    expect(mounts.get('./grafana/provisioning')).toBe('/etc/grafana/provisioning');
+    expect(mounts.get('./grafana/dashboards')).toBe('/var/lib/grafana/dashboards');
+    const provider = parseYaml(
+      readText('docker', 'grafana', 'provisioning', 'dashboards', 'valuation.yml'),
+    ) as {
+      providers: { options: { path: string } }[];
+    };
+    expect(provider.providers[0].options.path).toBe('/var/lib/grafana/dashboards');
+    expect(environmentOf(grafana).GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:\?/);
+    expect(environmentOf(grafana).GF_AUTH_ANONYMOUS_ENABLED).toBe('false');
   });
 });
 
