@@ -16,9 +16,12 @@ describe('configuration reference', () => {
     expect(listed).toEqual({ ...ENV_DEFAULTS });
   });
 
-  it("the README's table has a row per variable with its default, and nothing else", () => {
+  it("the reference's table has a row per variable with its default, and nothing else", () => {
     const rows = Object.fromEntries(
-      [...read('README.md').matchAll(/^\| `([A-Z_]+)` \| (?:`([^`]*)`|\(empty\)) \|/gm)].map((m) => [m[1], m[2] ?? '']),
+      [...read('docs/reference.md').matchAll(/^\| `([A-Z_]+)` \| (?:`([^`]*)`|\(empty\)) \|/gm)].map((m) => [
+        m[1],
+        m[2] ?? '',
+      ]),
     );
     expect(rows).toEqual({ ...ENV_DEFAULTS });
   });

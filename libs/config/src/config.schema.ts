@@ -32,7 +32,7 @@ const brokers = z
 
 /**
  * Every environment variable of contract §7 with its default. The keys are the variable names,
- * so a validation error names the variable; `.env.example` and docs/configuration.md are checked
+ * so a validation error names the variable; `.env.example` and the README's configuration table are checked
  * against this object by a spec.
  */
 export const ENV_DEFAULTS = {
