@@ -25,6 +25,7 @@ export class DemoStory {
     private readonly env: Record<string, string>,
     private readonly scheduler: ManagedProcess,
     private readonly policy: 'retrying' | 'legacy',
+    private readonly operatorToken: string,
   ) {}
 
   async tell(): Promise<void> {
@@ -48,10 +49,10 @@ export class DemoStory {
     } else {
       say(
         yellow(
-          '  legacy policy: the jobs are already COMPLETE with FAILED snapshots; nothing will retry them,',
+          '  legacy policy: the jobs are already COMPLETE with FAILED snapshots; no backoff retries them (only',
         ),
       );
-      say(yellow('  and the alert gauges see nothing wrong:'));
+      say(yellow('  a newer price or rate fans out to them), and the alert gauges see nothing wrong:'));
       await this.showGauges('Alert gauges');
     }
 
@@ -77,12 +78,93 @@ export class DemoStory {
     heading(`The late ${LATE_PRICE_SECURITY} prices arrive, published as market_price_persisted`);
     const prices = latePriceRows();
     await this.healTimed(() => this.publishPrices(prices), `security_id = '${LATE_PRICE_SECURITY}'`);
+    await this.showAttempts(`security_id = '${LATE_PRICE_SECURITY}'`);
 
     heading(`A back-dated ${ETF} price for ${BACKDATED_ETF_DATE} fans out to every position holding the ETF`);
     await this.backdatedEtf();
 
+    await this.revalue();
+
     await this.finalTable();
     await this.showGauges('Alert gauges at the end');
+  }
+
+  /** The operators' API with this run's token, as an operator's script would call it. */
+  private async api<T>(path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${this.scheduler.url}${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { authorization: `Bearer ${this.operatorToken}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  }
+
+  /** GET /jobs/:id of the job with the most attempts among `affected`: why it waited, and who tried. */
+  private async showAttempts(affected: string): Promise<void> {
+    const { rows } = await this.db.query<{ id: string }>(
+      `SELECT id::text FROM portfolio_valuation_jobs WHERE ${affected} ORDER BY attempt_count DESC, id LIMIT 1`,
+    );
+    if (rows.length === 0) return;
+    const { body: job } = await this.api<{
+      portfolio_id: string;
+      valuation_date: string;
+      status: string;
+      attempts: {
+        attempt: number;
+        claimed_at: string;
+        finished_at: string | null;
+        outcome: string | null;
+        reason: string | null;
+        worker: string | null;
+      }[];
+    }>(`/jobs/${rows[0].id}`);
+    say(
+      `  GET /jobs/${rows[0].id}: ${job.portfolio_id} on ${job.valuation_date}, ${job.status}, its attempts:`,
+    );
+    const time = (t: string | null) => (t ? t.slice(11, 23) : '-');
+    say(
+      table(
+        ['attempt', 'claimed', 'finished', 'outcome', 'worker', 'reason'],
+        job.attempts.map((a) => [
+          a.attempt,
+          time(a.claimed_at),
+          time(a.finished_at),
+          a.outcome ?? '-',
+          a.worker ?? '-',
+          (a.reason ?? '').slice(0, 60),
+        ]),
+      ),
+    );
+  }
+
+  /** POST /revaluations for one portfolio's last week, followed with GET /revaluations/:id. */
+  private async revalue(): Promise<void> {
+    const to = HORIZON;
+    const from = new Date(Date.parse(`${HORIZON}T00:00:00Z`) - 6 * 86_400_000).toISOString().slice(0, 10);
+    heading(`An operator re-values US-GROWTH from ${from} to ${to} after a corrected trade feed`);
+    const request = { portfolio_id: 'US-GROWTH', from, to, reason: 'demo: corrected trade feed' };
+    const started = Date.now();
+    const { status, body } = await this.api<{ id: string; status: string }>('/revaluations', request);
+    say(`  POST /revaluations ${JSON.stringify(request)} → ${status} ${JSON.stringify(body)}`);
+    type Progress = { status: string; jobs_reopened: number; jobs_settled: number; requested_by: string };
+    let progress: Progress | undefined;
+    const deadline = Date.now() + 60000;
+    for (;;) {
+      progress = (await this.api<Progress>(`/revaluations/${body.id}`)).body;
+      liveLine(
+        `  GET /revaluations/${body.id}: ${progress.status}, ${progress.jobs_reopened} re-opened, ${progress.jobs_settled} settled`,
+      );
+      if (progress.status === 'DONE' && progress.jobs_settled >= progress.jobs_reopened) break;
+      if (Date.now() > deadline)
+        throw new Error('the revaluation did not finish in time; see the logs in .run/');
+      await sleep(250);
+    }
+    say();
+    say(
+      green(
+        `  ${progress.jobs_reopened} jobs re-valued in ${Date.now() - started} ms, requested by ${progress.requested_by} (audited in operator_audit)`,
+      ),
+    );
   }
 
   /** As an upstream price service does: persist the prices, then publish market_price_persisted. */
@@ -144,30 +226,36 @@ export class DemoStory {
     return metricValue(await this.scheduler.metrics(), name);
   }
 
+  /** What PENDING jobs wait for, from GET /missing-data (most jobs first). */
   private async showWaiting(): Promise<void> {
-    const { rows } = await this.db.query<{
-      reason: string;
+    type Missing = {
+      kind: 'price' | 'fx';
+      security_id?: string;
+      from_currency?: string;
+      to_currency?: string;
+      from: string;
+      to: string;
       jobs: number;
-      dates: string;
-      attempts: number;
-      next_in: string;
-    }>(
-      `SELECT regexp_replace(failure_reason, ' on or before .*', '') AS reason, count(*)::int AS jobs,
-              to_char(min(valuation_date), 'MM-DD') || '..' || to_char(max(valuation_date), 'MM-DD') AS dates,
-              max(attempt_count)::int AS attempts,
-              GREATEST(0, EXTRACT(EPOCH FROM min(next_attempt_at) - now()))::numeric(6,1)::text AS next_in
-         FROM portfolio_valuation_jobs WHERE status = 'PENDING' AND attempt_count > 0
-        GROUP BY 1 ORDER BY 1`,
-    );
-    if (rows.length === 0) {
-      say(dim('  no job is waiting on data'));
+      max_attempts: number;
+      waiting_since: string;
+    };
+    const { body: missing } = await this.api<Missing[]>('/missing-data');
+    if (missing.length === 0) {
+      say(dim('  GET /missing-data: no job is waiting on data'));
       return;
     }
-    say('  jobs PENDING because data is missing:');
+    say('  GET /missing-data: what the PENDING jobs wait for');
     say(
       table(
-        ['failure_reason', 'jobs', 'dates', 'attempts (max)', 'next retry in (s)'],
-        rows.map((r) => [r.reason, r.jobs, r.dates, r.attempts, r.next_in]),
+        ['kind', 'missing', 'dates', 'jobs', 'attempts (max)', 'waiting since'],
+        missing.map((m) => [
+          m.kind,
+          m.kind === 'price' ? (m.security_id ?? '-') : `${m.from_currency}/${m.to_currency}`,
+          `${m.from.slice(5)}..${m.to.slice(5)}`,
+          m.jobs,
+          m.max_attempts,
+          m.waiting_since.slice(11, 19),
+        ]),
       ),
     );
   }
@@ -283,6 +371,16 @@ export class DemoStory {
       ['valuation_jobs{status="PENDING"}', metricValue(text, 'valuation_jobs', 'status="PENDING"')],
       ['valuation_job_attempts_max', metricValue(text, 'valuation_job_attempts_max')],
       ['valuation_jobs_over_attempt_threshold', metricValue(text, 'valuation_jobs_over_attempt_threshold')],
+      [
+        'valuation_jobs_waiting_on_data{kind="price"}',
+        metricValue(text, 'valuation_jobs_waiting_on_data', 'kind="price"'),
+      ],
+      [
+        'valuation_jobs_waiting_on_data{kind="fx"}',
+        metricValue(text, 'valuation_jobs_waiting_on_data', 'kind="fx"'),
+      ],
+      ['valuation_position_watermark_lag_days', metricValue(text, 'valuation_position_watermark_lag_days')],
+      ['valuation_revaluations_running', metricValue(text, 'valuation_revaluations_running')],
       ['valuation_job_oldest_due_seconds', metricValue(text, 'valuation_job_oldest_due_seconds')],
       ['valuation_jobs_dispatched_total', metricValue(text, 'valuation_jobs_dispatched_total')],
       ['valuation_scheduler_leader', metricValue(text, 'valuation_scheduler_leader')],

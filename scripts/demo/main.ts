@@ -119,7 +119,7 @@ async function main(): Promise<void> {
     say(`  jobs API (this run's operator token): ${jobsCurl}`);
     await producer.connect();
 
-    const story = new DemoStory(db, producer, env, processes[0], options.policy);
+    const story = new DemoStory(db, producer, env, processes[0], options.policy, operatorToken);
     await Promise.race([story.tell(), interrupted]);
 
     heading("The operators' API");
