@@ -3,7 +3,8 @@
  * real PostgreSQL and the real broker, one scenario at a time (--runInBand: scenarios restart shared
  * infrastructure, so they must never overlap).
  */
-const base = require('./jest.config');
+// The transform and the aliases of the other specs (any project of jest.config.js has them).
+const [base] = require('./jest.config').projects;
 
 module.exports = {
   testEnvironment: 'node',
