@@ -8,11 +8,6 @@ export interface OutgoingMessage {
   value: string;
 }
 
-/** What a send needs; `EventPublisher` and `IdempotentPublisher` both provide it. */
-export interface MessageSender {
-  publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
-}
-
 /**
  * acks=all: the leader answers only once every in-sync replica has the messages, and refuses them
  * (NOT_ENOUGH_REPLICAS) while fewer than the topic's min.insync.replicas are in sync (contract §10).
@@ -46,7 +41,7 @@ const byKey = Partitioners.DefaultPartitioner();
  * Found by the fault scenario that kills a partition leader of a three-node cluster.
  */
 @Injectable()
-export class EventPublisher implements MessageSender, OnModuleInit, OnApplicationShutdown {
+export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
   protected producer: Producer;
   private readonly partitionCounts = new Map<string, number>();
 

@@ -129,8 +129,3 @@ export async function revertLastMigration(target: DatabaseTarget): Promise<void>
     await ds.destroy();
   }
 }
-
-/** True when every known migration has been applied: a process refuses to start on an older schema. */
-export async function pendingMigrations(ds: DataSource): Promise<boolean> {
-  return ds.showMigrations();
-}

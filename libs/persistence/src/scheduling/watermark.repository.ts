@@ -11,8 +11,6 @@ export interface WatermarkPass {
 export interface WatermarkResult {
   keysSeen: number;
   advanced: number;
-  /** Keys whose watermark reached the horizon and became CURRENT in this pass. */
-  madeCurrent: number;
   resumeAfter: PositionKey | null;
 }
 
@@ -59,16 +57,13 @@ const SQL = `
        AND ps.epoch = t.epoch AND ps.watermark_date IS NOT DISTINCT FROM t.watermark_date
        AND (CASE WHEN t.watermark_date IS NULL THEN t.first_job IS NOT NULL AND t.new_watermark >= t.first_job
                  ELSE t.new_watermark > t.watermark_date END)
-    RETURNING ps.status = 'CURRENT' AND t.new_watermark >= $1::date AS current)
-  SELECT k.portfolio_id, k.security_id,
-         (SELECT count(*) FROM advanced)::int AS advanced,
-         (SELECT count(*) FROM advanced WHERE current)::int AS made_current
+    RETURNING 1)
+  SELECT k.portfolio_id, k.security_id, (SELECT count(*) FROM advanced)::int AS advanced
     FROM keys k
    ORDER BY k.portfolio_id, k.security_id`;
 
 interface PassRow extends KeyRow {
   advanced: number;
-  made_current: number;
 }
 
 /** Moves each key's watermark up to the last date whose snapshots are known complete. */
@@ -86,7 +81,6 @@ export class WatermarkRepository {
     return {
       keysSeen: rows.length,
       advanced: rows[0]?.advanced ?? 0,
-      madeCurrent: rows[0]?.made_current ?? 0,
       resumeAfter: nextCursor(rows, rows.length, pass.keyLimit),
     };
   }
