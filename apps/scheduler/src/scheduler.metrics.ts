@@ -82,8 +82,8 @@ export class SchedulerMetrics {
     this.purged.inc({ table }, count);
   }
 
+  /** The alerting gauges; valuation_jobs itself is set by `jobCounts` alone. */
   activeJobs(stats: ActiveJobStats): void {
-    for (const [status, n] of Object.entries(stats.counts)) this.jobs.set({ status }, n);
     this.attemptsMax.set(stats.attemptsMax);
     this.overThreshold.set(stats.overAttemptThreshold);
     this.oldestDue.set(stats.oldestDueSeconds);
