@@ -1,20 +1,35 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
+import type { DataSource } from 'typeorm';
 import { freshDatabase } from '../lib/infra';
 import { red, say } from '../lib/terminal';
+import type { BenchSettings } from './settings';
 
-/** What every scenario gets from main: where things are, how big to make them, and its own run id. */
+/** Something a scenario started that must be stopped even when the scenario fails (a pipeline). */
+export interface Stoppable {
+  stop(): Promise<unknown>;
+}
+
+/**
+ * What every scenario gets from main, made once from the parsed options: where things are, how big to
+ * make them, the settings to run the apps with, and its own run id. Nothing in the bench reads options
+ * or settings from anywhere else.
+ */
 export interface BenchContext {
-  quick: boolean;
+  readonly quick: boolean;
   /** Also write CPU profiles of the app processes to .run/prof (`--profile`). */
-  profile: boolean;
-  databaseUrl: string;
-  brokers: string;
+  readonly profile: boolean;
+  /** The apps' settings: the defaults with this run's `--set` overrides. */
+  readonly settings: BenchSettings;
+  readonly databaseUrl: string;
+  readonly brokers: string;
   /** Unique per bench run: prefixes topic and consumer-group names, so runs never see each other. */
-  runId: string;
-  kafka: Kafka;
+  readonly runId: string;
+  readonly kafka: Kafka;
   /** The broker's process, for its CPU time (null: not on this machine or not found). */
-  brokerPid: number | null;
+  readonly brokerPid: number | null;
+  /** What scenarios started and did not stop yet, so a failing or interrupted run still stops it. */
+  readonly running: Set<Stoppable>;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -41,6 +56,14 @@ export async function connect(databaseUrl: string, name: string): Promise<Client
   db.on('error', (error) => say(red(`  ${name}: database connection lost (${error.message})`)));
   await db.connect();
   return db;
+}
+
+/** The repositories take a TypeORM DataSource; all they use is `query`, which this runs on `db`. */
+export function runningOn(db: Client): DataSource {
+  return {
+    query: async (sql: string, params: unknown[] = []): Promise<unknown[]> =>
+      (await db.query<object>(sql, params)).rows,
+  } as unknown as DataSource;
 }
 
 /** The database's clock (every timestamp the pipeline writes uses it), as an ISO string with µs. */

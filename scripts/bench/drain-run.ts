@@ -1,11 +1,8 @@
+import { basename } from 'node:path';
 import type { Client } from 'pg';
 import { heading, say } from '../lib/terminal';
 import { type BenchContext, countQueries, dbNow, fmt, freshBenchDb, sleep } from './bench-context';
 import { type DatasetSpec, insertJobs, loadDataset } from './dataset';
-import { basename } from 'node:path';
-import { type ProfileSummary, summarizeProfile } from './profile-summary';
-import { ActivitySampler, type ActivitySample } from './activity-sampler';
-import { cpuDelta, type CpuSample } from './cpu';
 import { firstMessageAt } from './kafka-probe';
 import {
   countUnsettled,
@@ -16,6 +13,9 @@ import {
   serverTransactions,
 } from './measures';
 import { Pipeline, type ProcessStats } from './pipeline';
+import { ActivitySampler, type ActivitySample } from './profiling/activity-sampler';
+import { cpuDelta, type CpuSample } from './profiling/cpu';
+import { type ProfileSummary, summarizeProfile } from './profiling/profile-summary';
 
 export interface DrainOptions {
   name: string;

@@ -1,7 +1,7 @@
 import { Client } from 'pg';
-import type { DataSource } from 'typeorm';
 import { AdminStatementLimit, JobStatsRepository, MissingDataRepository } from '@app/persistence';
 import { freshDatabase } from '../lib/infra';
+import { runningOn } from './bench-context';
 
 /**
  * The cost of the scheduler's gauge queries (refreshGauges) and of GET /missing-data as the job table
@@ -20,10 +20,7 @@ async function main(): Promise<void> {
   await freshDatabase(url);
   const db = new Client({ connectionString: url });
   await db.connect();
-  const ds = {
-    query: async (sql: string, params?: unknown[]): Promise<unknown[]> =>
-      (await db.query<object>(sql, params)).rows,
-  } as unknown as DataSource;
+  const ds = runningOn(db);
   const stats = new JobStatsRepository(ds);
   const missing = new MissingDataRepository(ds, new AdminStatementLimit());
   await db.query(`INSERT INTO business_dates (calendar_code, date) VALUES ('GLOBAL', '2025-12-31')`);

@@ -4,10 +4,9 @@ import { REPO_ROOT } from '../lib/managed-process';
 import { ensureBroker, stopBroker } from '../lib/infra';
 import { bold, dim, green, heading, red, say, table, yellow } from '../lib/terminal';
 import { type BenchContext, connect, createKafka } from './bench-context';
-import { pidListeningOn } from './cpu';
 import { machineInfo } from './machine';
 import { parseOptions, SCENARIOS, type ScenarioName } from './options';
-import { Pipeline } from './pipeline';
+import { pidListeningOn } from './profiling/cpu';
 import { type RunInfo, writeDoc, writeJson } from './report';
 import type { ScenarioResult } from './results';
 import { type DrainResult, drainScenario } from './scenario-drain';
@@ -17,7 +16,7 @@ import { growthScenario } from './scenario-growth';
 import { policiesScenario } from './scenario-policies';
 import { retentionScenario } from './scenario-retention';
 import { retryStormScenario } from './scenario-retry-storm';
-import { applyOverrides, BENCH_SETTINGS } from './settings';
+import { benchSettings } from './settings';
 
 type Scenario = (ctx: BenchContext, done: Map<ScenarioName, ScenarioResult>) => Promise<ScenarioResult>;
 
@@ -32,19 +31,22 @@ const RUNNERS: Record<ScenarioName, Scenario> = {
 };
 
 /**
- * A broker other than the default one (another port) gets its own state directory and controller
- * port, so it never shares data or a pid file with the developer's broker on 9092.
+ * What kafka.sh sees: a broker other than the default one (another port) gets its own state directory
+ * and controller port, so it never shares data or a pid file with the developer's broker on 9092.
  */
-function brokerEnvFor(brokers: string): void {
+function brokerEnvFor(brokers: string): NodeJS.ProcessEnv {
   const port = Number(brokers.split(',')[0].split(':')[1] ?? 9092);
-  if (port === 9092) return;
-  process.env.KAFKA_STATE_DIR ??= join(REPO_ROOT, `.kafka-${port}`);
-  process.env.KAFKA_CONTROLLER_PORT ??= String(port + 1);
+  if (port === 9092) return process.env;
+  return {
+    ...process.env,
+    KAFKA_STATE_DIR: process.env.KAFKA_STATE_DIR ?? join(REPO_ROOT, `.kafka-${port}`),
+    KAFKA_CONTROLLER_PORT: process.env.KAFKA_CONTROLLER_PORT ?? String(port + 1),
+  };
 }
 
 /** Stops whatever a failed scenario left running (its `finally` normally did already). */
-async function stopAll(): Promise<void> {
-  await Promise.all([...Pipeline.live].map((p) => p.stop().catch(() => undefined)));
+async function stopAll(ctx: BenchContext): Promise<void> {
+  await Promise.all([...ctx.running].map((p) => p.stop().catch(() => undefined)));
 }
 
 async function main(): Promise<void> {
@@ -53,18 +55,18 @@ async function main(): Promise<void> {
   if (!new URL(databaseUrl).pathname.includes('bench'))
     throw new Error(`BENCH_DATABASE_URL must name a database with "bench" in it: each scenario drops it`);
   const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
-  brokerEnvFor(brokers);
-  applyOverrides(options.overrides);
+  const brokerEnv = brokerEnvFor(brokers);
+  const settings = benchSettings(options.overrides);
   const loadBefore = loadavg();
   say(
     bold(
       `Valuation pipeline benchmark (${options.quick ? 'quick' : 'full'}): ${options.scenarios.join(', ')}`,
     ),
   );
-  const startedBroker = ensureBroker(brokers);
+  const startedBroker = ensureBroker(brokers, brokerEnv);
   say(`  Kafka at ${brokers}${startedBroker ? ' (started for this run)' : ''}; database ${databaseUrl}`);
   say(
-    `  settings: ${Object.entries(BENCH_SETTINGS)
+    `  settings: ${Object.entries(settings)
       .map(([k, v]) => `${k}=${v}`)
       .join(' ')}`,
   );
@@ -73,17 +75,19 @@ async function main(): Promise<void> {
   const ctx: BenchContext = {
     quick: options.quick,
     profile: options.profile,
+    settings,
     databaseUrl,
     brokers,
     runId: `bench-${Date.now().toString(36)}`,
     kafka: createKafka(brokers, 'valuation-bench'),
     brokerPid: pidListeningOn(Number(brokers.split(',')[0].split(':')[1])),
+    running: new Set(),
   };
   const results = new Map<ScenarioName, ScenarioResult>();
   const startedAt = new Date();
   const interrupted = () => {
     say(red('interrupted: stopping the pipeline processes'));
-    void stopAll().finally(() => process.exit(130));
+    void stopAll(ctx).finally(() => process.exit(130));
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
@@ -97,8 +101,8 @@ async function main(): Promise<void> {
       results.set(name, result);
     }
   } finally {
-    await stopAll();
-    if (startedBroker) stopBroker();
+    await stopAll(ctx);
+    if (startedBroker) stopBroker(brokerEnv);
   }
 
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
@@ -120,7 +124,7 @@ async function main(): Promise<void> {
     startedAt: startedAt.toISOString(),
     seconds,
     scenarios: options.scenarios,
-    settings: { ...BENCH_SETTINGS },
+    settings,
     loadBefore,
     machine: await machineInfo(admin).finally(() => admin.end()),
   };

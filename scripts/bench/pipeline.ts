@@ -2,13 +2,14 @@ import type { Client } from 'pg';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ManagedProcess, REPO_ROOT } from '../lib/managed-process';
-import { type BenchContext, sleep } from './bench-context';
-import { type CpuSample, sampleCpu } from './cpu';
 import { dim, say } from '../lib/terminal';
+import { type BenchContext, sleep } from './bench-context';
+import { type CpuSample, sampleCpu } from './profiling/cpu';
+import type { BenchSettings } from './settings';
 
 const SCHEDULER_PORT = 28087;
 const FIRST_CALCULATOR_PORT = 28084;
-const PROBE = join(REPO_ROOT, 'dist/scripts/bench/probe.js');
+const PROBE = join(REPO_ROOT, 'dist/scripts/bench/profiling/probe.js');
 export const PROFILE_DIR = join(REPO_ROOT, '.run/prof');
 
 export interface ProcessStats {
@@ -19,11 +20,10 @@ export interface ProcessStats {
 
 /**
  * One scheduler and N calculators of the BUILT apps as separate OS processes, on topics and a
- * consumer group of their own. Each process counts its database round trips (query-counter.ts).
+ * consumer group of their own. Each process counts its database round trips (profiling/probe.ts).
+ * Registered in the run's `ctx.running` until stopped, so a failing or interrupted run still stops it.
  */
 export class Pipeline {
-  /** Every pipeline not yet stopped, so a failing or interrupted run can still stop its processes. */
-  static readonly live = new Set<Pipeline>();
   readonly topics: Record<string, string>;
   readonly env: Record<string, string>;
   readonly scheduler: ManagedProcess;
@@ -33,7 +33,7 @@ export class Pipeline {
   constructor(
     private readonly ctx: BenchContext,
     readonly name: string,
-    settings: Record<string, string>,
+    settings: BenchSettings = ctx.settings,
   ) {
     const prefix = `${ctx.runId}-${name}`;
     this.topics = {
@@ -52,7 +52,7 @@ export class Pipeline {
       NODE_OPTIONS: `--require ${PROBE}`,
     };
     if (ctx.profile) mkdirSync(PROFILE_DIR, { recursive: true });
-    Pipeline.live.add(this);
+    ctx.running.add(this);
     this.scheduler = this.process(`${prefix}-scheduler`, 'scheduler', SCHEDULER_PORT);
   }
 
@@ -185,7 +185,7 @@ export class Pipeline {
       .then(() => admin.deleteTopics({ topics: Object.values(this.topics) }))
       .catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
-    Pipeline.live.delete(this);
+    this.ctx.running.delete(this);
     return stats;
   }
 }

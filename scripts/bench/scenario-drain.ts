@@ -4,7 +4,7 @@ import type { DatasetSpec } from './dataset';
 import { drainRun, type DrainRun } from './drain-run';
 import { type FloorMeasurement, measureFloor } from './floor';
 import { mdTable, type ScenarioResult } from './results';
-import { BENCH_SETTINGS } from './settings';
+import type { BenchSettings } from './settings';
 
 /** 2,000 portfolios × 10 positions × 5 days = the 100,000 jobs of the full run. */
 export const DRAIN_DATASET: DatasetSpec = {
@@ -43,7 +43,7 @@ export async function drainWithFloor(
   name: string,
   calculators: number,
   floor: boolean,
-  settings = BENCH_SETTINGS,
+  settings: BenchSettings = ctx.settings,
 ): Promise<{ run: DrainRun; floor: FloorMeasurement | null }> {
   let measured: FloorMeasurement | null = null;
   const run = await drainRun(ctx, {
@@ -84,7 +84,7 @@ export async function drainScenario(ctx: BenchContext): Promise<DrainResult> {
   const variants: DrainRun[] = [];
   if (!ctx.quick)
     for (const [name, settings] of VARIANTS)
-      variants.push((await drainWithFloor(ctx, name, 2, false, { ...BENCH_SETTINGS, ...settings })).run);
+      variants.push((await drainWithFloor(ctx, name, 2, false, { ...ctx.settings, ...settings })).run);
   const rate = (c: number) => median(runs.filter((r) => r.calculators === c).map((r) => r.jobsPerSecond));
   const p99 = (c: number) => median(runs.filter((r) => r.calculators === c).map((r) => r.latency.p99));
   const trips = (c: number) => median(runs.filter((r) => r.calculators === c).map((r) => r.roundTripsPerJob));

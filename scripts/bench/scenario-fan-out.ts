@@ -7,7 +7,6 @@ import { Pipeline } from './pipeline';
 import { RealtimeStream } from './realtime-stream';
 import { mdTable, type ScenarioResult } from './results';
 import { DRAIN_DATASET } from './scenario-drain';
-import { BENCH_SETTINGS } from './settings';
 
 const REALTIME_PER_SECOND = 200;
 const FAN_OUT_TARGET_S = 60;
@@ -27,7 +26,7 @@ export async function fanOutScenario(ctx: BenchContext): Promise<ScenarioResult>
   );
   const db = await freshBenchDb(ctx);
   const streamDb = await connect(ctx.databaseUrl, 'valuation-bench-stream');
-  const pipeline = new Pipeline(ctx, 'fan-out', BENCH_SETTINGS);
+  const pipeline = new Pipeline(ctx, 'fan-out');
   try {
     await loadDataset(db, DRAIN_DATASET);
     await addEtfHolders(db, holders, DRAIN_DATASET.days, FAN_OUT_DATE);

@@ -1,13 +1,13 @@
 import type { Client } from 'pg';
 import { heading, say } from '../lib/terminal';
 import { type BenchContext, dbNow, fmt, freshBenchDb } from './bench-context';
-import { type CapturedQuery, schedulerStatements } from './captured-sql';
 import { insertJobs, loadDataset } from './dataset';
 import { countUnsettled, progress, seconds } from './measures';
 import { Pipeline } from './pipeline';
+import { type CapturedQuery, schedulerStatements } from './profiling/captured-sql';
+import { type ExplainedRun, explainAnalyze } from './profiling/explain';
 import { mdCode, mdTable, type ScenarioResult } from './results';
 import { DRAIN_DATASET } from './scenario-drain';
-import { BENCH_SETTINGS } from './settings';
 
 const REPEATS = 7;
 const FLAT_RATIO = 2;
@@ -35,8 +35,8 @@ export async function growthScenario(ctx: BenchContext): Promise<ScenarioResult>
     `growth: claim and dispatch with ${sizes.map((s) => fmt(s)).join(', ')} terminal jobs in the table`,
   );
   const db = await freshBenchDb(ctx);
-  const pipeline = new Pipeline(ctx, 'growth', BENCH_SETTINGS);
-  const statements = await schedulerStatements(Number(BENCH_SETTINGS.VALUATION_SCHEDULER_BATCH_SIZE), 300);
+  const pipeline = new Pipeline(ctx, 'growth');
+  const statements = await schedulerStatements(Number(ctx.settings.VALUATION_SCHEDULER_BATCH_SIZE), 300);
   const results: SizeResult[] = [];
   try {
     await loadDataset(db, DRAIN_DATASET);
@@ -109,26 +109,9 @@ async function growTerminalJobs(db: Client, size: number): Promise<void> {
 }
 
 /** EXPLAIN (ANALYZE, BUFFERS) `REPEATS` times, each in a transaction rolled back; the median run. */
-async function explainMedian(
-  db: Client,
-  q: CapturedQuery,
-): Promise<{ ms: number; buffers: number; plan: string }> {
-  const runs: { ms: number; buffers: number; plan: string }[] = [];
-  for (let i = 0; i < REPEATS; i++) {
-    await db.query('BEGIN');
-    try {
-      const { rows } = await db.query<{ 'QUERY PLAN': string }>(
-        `EXPLAIN (ANALYZE, BUFFERS) ${q.sql}`,
-        q.params,
-      );
-      const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
-      const ms = Number(/Execution Time: ([\d.]+) ms/.exec(plan)?.[1] ?? NaN);
-      const top = /Buffers: shared hit=(\d+)(?: read=(\d+))?/.exec(plan);
-      runs.push({ ms, buffers: top ? Number(top[1]) + Number(top[2] ?? 0) : 0, plan });
-    } finally {
-      await db.query('ROLLBACK');
-    }
-  }
+async function explainMedian(db: Client, q: CapturedQuery): Promise<ExplainedRun> {
+  const runs: ExplainedRun[] = [];
+  for (let i = 0; i < REPEATS; i++) runs.push(await explainAnalyze(db, q));
   runs.sort((a, b) => a.ms - b.ms);
   return runs[Math.floor(runs.length / 2)];
 }

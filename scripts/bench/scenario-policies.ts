@@ -8,7 +8,6 @@ import { progress, seconds } from './measures';
 import type { Pipeline } from './pipeline';
 import { mdTable, type ScenarioResult } from './results';
 import { DRAIN_DATASET } from './scenario-drain';
-import { BENCH_SETTINGS } from './settings';
 
 /** The drain's book, with 10 of the 300 securities never priced: about 3 % of the jobs miss a price. */
 const DATASET: DatasetSpec = { ...DRAIN_DATASET, unpricedSecurities: 10 };
@@ -39,7 +38,7 @@ export async function policiesScenario(ctx: BenchContext): Promise<ScenarioResul
       jobs,
       calculators: 2,
       dataset: DATASET,
-      settings: { ...BENCH_SETTINGS, VALUATION_JOB_POLICY: policy },
+      settings: { ...ctx.settings, VALUATION_JOB_POLICY: policy },
       afterDrain: async (db, pipeline) => {
         missingData = await failedSnapshots(db);
         healSeconds = await deliverLatePrices(db, pipeline, ctx);

@@ -1,19 +1,19 @@
 import type { Client } from 'pg';
 import type { Producer } from 'kafkajs';
-import type { DataSource } from 'typeorm';
 import { loadConfig } from '@app/config';
 import { RetentionRepository } from '@app/persistence';
 import { cycleLimitsFor } from '../../apps/scheduler/src/cycle/cycle-limits';
 import { metricValue } from '../lib/managed-process';
 import { heading, say } from '../lib/terminal';
-import { type BenchContext, connect, fmt, freshBenchDb } from './bench-context';
+import { type BenchContext, connect, fmt, freshBenchDb, runningOn } from './bench-context';
 import { addDays, loadDataset, START } from './dataset';
 import { progress } from './measures';
 import { Pipeline } from './pipeline';
+import { capture } from './profiling/captured-sql';
+import { explainAnalyze } from './profiling/explain';
 import { RealtimeStream } from './realtime-stream';
 import { mdCode, mdTable, type ScenarioResult } from './results';
 import { DRAIN_DATASET } from './scenario-drain';
-import { BENCH_SETTINGS } from './settings';
 
 const REALTIME_PER_SECOND = 200;
 const PRICES_PER_SECOND = 10;
@@ -58,7 +58,7 @@ interface Sample {
 export async function retentionScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const runSeconds = ctx.quick ? 50 : 150;
   const retentionSeconds = ctx.quick ? 10 : 30;
-  const limit = cycleLimitsFor(loadConfig('scheduler', { ...BENCH_SETTINGS }).scheduler).purgeRows;
+  const limit = cycleLimitsFor(loadConfig('scheduler', { ...ctx.settings }).scheduler).purgeRows;
   heading(
     `retention: ${REALTIME_PER_SECOND} jobs/s and ${PRICES_PER_SECOND} price arrivals/s for ${runSeconds} s, ` +
       `purged after ${retentionSeconds} s`,
@@ -67,7 +67,7 @@ export async function retentionScenario(ctx: BenchContext): Promise<ScenarioResu
   const streamDb = await connect(ctx.databaseUrl, 'valuation-bench-stream');
   const purgeDb = await connect(ctx.databaseUrl, 'valuation-bench-purge');
   const retention = new RetentionRepository(runningOn(purgeDb));
-  const pipeline = new Pipeline(ctx, 'retention', BENCH_SETTINGS);
+  const pipeline = new Pipeline(ctx, 'retention');
   const producer = ctx.kafka.producer({ allowAutoTopicCreation: false });
   const samples: Sample[] = [];
   const purgeMs: number[] = [];
@@ -153,6 +153,7 @@ export async function retentionScenario(ctx: BenchContext): Promise<ScenarioResu
       runSeconds,
       retentionSeconds,
       limit,
+      batchSize: ctx.settings.VALUATION_SCHEDULER_BATCH_SIZE,
       samples,
       purgeMs,
       plans,
@@ -169,34 +170,10 @@ export async function retentionScenario(ctx: BenchContext): Promise<ScenarioResu
   }
 }
 
-/** The repositories take a TypeORM DataSource; all they use is `query`, which this runs on `db`. */
-function runningOn(db: Client): DataSource {
-  return {
-    query: async (sql: string, params: unknown[] = []): Promise<unknown[]> =>
-      (await db.query(sql, params)).rows as unknown[],
-  } as unknown as DataSource;
-}
-
 /** The purge statement a repository call sends, run under EXPLAIN (ANALYZE, BUFFERS) and rolled back. */
 async function explain(db: Client, call: (r: RetentionRepository) => Promise<number>): Promise<string> {
-  let plan = '';
-  const ds = {
-    query: async (sql: string, params: unknown[] = []) => {
-      await db.query('BEGIN');
-      try {
-        const { rows } = await db.query<{ 'QUERY PLAN': string }>(
-          `EXPLAIN (ANALYZE, BUFFERS) ${sql}`,
-          params,
-        );
-        plan = rows.map((r) => r['QUERY PLAN']).join('\n');
-      } finally {
-        await db.query('ROLLBACK');
-      }
-      return [{ n: 0 }];
-    },
-  } as unknown as DataSource;
-  await call(new RetentionRepository(ds));
-  return plan;
+  const statement = await capture((ds) => call(new RetentionRepository(ds)));
+  return (await explainAnalyze(db, statement)).plan;
 }
 
 /**
@@ -322,6 +299,8 @@ interface Measured {
   runSeconds: number;
   retentionSeconds: number;
   limit: number;
+  /** VALUATION_SCHEDULER_BATCH_SIZE of the run, which the purge limit follows. */
+  batchSize: string;
   samples: Sample[];
   purgeMs: number[];
   plans: { outbox: string; triggers: string };
@@ -403,7 +382,7 @@ function result(m: Measured): ScenarioResult {
       `${REALTIME_PER_SECOND} real-time jobs/s (each valued job writes one outbox event) and ${PRICES_PER_SECOND} ` +
         `price arrivals/s (each one a fan-out trigger) for ${m.runSeconds} s. Every ${PURGE_EVERY_MS / 1000} s ` +
         `the bench runs the scheduler's purge (\`RetentionRepository\`, at most ${fmt(m.limit)} rows per table, ` +
-        `the step's limit at batch size ${BENCH_SETTINGS.VALUATION_SCHEDULER_BATCH_SIZE}) with a retention of ` +
+        `the step's limit at batch size ${m.batchSize}) with a retention of ` +
         `${m.retentionSeconds} s instead of hours, and vacuums both tables after each purge, ` +
         `standing in for autovacuum (off here), which in production visits a table about once a minute, a ` +
         `sliver of a 24 h retention. "held" is the rows in the table, "pending" the unpublished events / ` +

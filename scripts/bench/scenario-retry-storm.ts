@@ -8,7 +8,6 @@ import { publish } from './kafka-probe';
 import { progress, seconds } from './measures';
 import { Pipeline } from './pipeline';
 import { mdTable, type ScenarioResult } from './results';
-import { BENCH_SETTINGS } from './settings';
 
 const DAYS = 5;
 const BACKOFF_S = 5;
@@ -63,7 +62,7 @@ export async function retryStormScenario(ctx: BenchContext): Promise<ScenarioRes
   );
   const db = await freshBenchDb(ctx);
   const pipeline = new Pipeline(ctx, 'retry-storm', {
-    ...BENCH_SETTINGS,
+    ...ctx.settings,
     VALUATION_RETRY_BACKOFF_SECONDS: String(BACKOFF_S),
     VALUATION_RETRY_BACKOFF_MULTIPLIER: '1',
   });

@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { connect } from './bench-context';
+import { connect } from '../bench-context';
 
 export interface ActivitySample {
   /** Share of samples in which a backend was active on this statement (summed over backends). */

@@ -11,7 +11,7 @@ export interface CapturedQuery {
  * `query` records instead of running: the bench measures the pipeline's own SQL, never a copy that
  * could drift from it.
  */
-async function capture(call: (ds: DataSource) => Promise<unknown>): Promise<CapturedQuery> {
+export async function capture(call: (ds: DataSource) => Promise<unknown>): Promise<CapturedQuery> {
   let captured: CapturedQuery | null = null; // the last statement the method sent
   const ds = {
     query: (sql: string, params: unknown[] = []) => {
