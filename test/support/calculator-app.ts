@@ -4,7 +4,7 @@ import { Kafka, logLevel, Consumer, KafkaMessage } from 'kafkajs';
 import { register } from 'prom-client';
 import { AppConfig, loadConfig } from '@app/config';
 import { kafkaSecurityOptions } from '@app/messaging';
-import { CalculatorModule } from '../../apps/calculator/src/calculator.module';
+import { CalculatorModule, connectKafkaInputs } from '../../apps/calculator/src/calculator.module';
 import { isolatedKafkaEnv } from './kafka';
 
 /** A calculator as a Nest app on the real database and broker, with topics of its own. */
@@ -21,6 +21,7 @@ export async function startCalculator(prefix: string, env: Record<string, string
   }).compile();
   const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
   app.enableShutdownHooks();
+  await connectKafkaInputs(app);
   await app.listen(0, '127.0.0.1');
   return { app, config, url: await app.getUrl() };
 }

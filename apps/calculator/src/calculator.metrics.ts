@@ -7,7 +7,7 @@ import {
 } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { ProcessedOutcome } from '@app/valuation';
-import { PartitionProgress } from './consumer/partition-progress';
+import { PartitionProgress } from './transport/partition-progress';
 
 const PROCESSED = 'valuation_jobs_processed_total';
 const DURATION = 'valuation_job_duration_seconds';

@@ -1,17 +1,22 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, INestApplication, Module } from '@nestjs/common';
+import type { MicroserviceOptions } from '@nestjs/microservices';
 import { AppConfig } from '@app/config';
 import { IdempotentPublisher, KafkaReadiness, MessagingModule } from '@app/messaging';
 import { ObservabilityModule } from '@app/observability';
 import { DatabaseReadiness, PersistenceModule } from '@app/persistence';
 import { CALCULATOR_METRIC_PROVIDERS, CalculatorMetrics } from './calculator.metrics';
-import { CalculatorConsumer } from './consumer/calculator.consumer';
+import { CalculatorInputsController } from './consumer/calculator-inputs.controller';
 import { DeadLetterPublisher } from './consumer/dead-letter.publisher';
 import { MarketDataHandler } from './consumer/market-data.handler';
-import { PartitionProgress } from './consumer/partition-progress';
 import { ValuationRequiredHandler } from './consumer/valuation-required.handler';
 import { OutboxRelay } from './outbox/outbox.relay';
+import { KafkaBatchTransport } from './transport/kafka-batch.transport';
+import { PartitionProgress } from './transport/partition-progress';
 
-/** The calculator's composition root: the same libs the scheduler uses, plus its Kafka edge. */
+/**
+ * The calculator's composition root: the same libs the scheduler uses, plus its Kafka edge (the
+ * transport, attached by `connectKafkaInputs`, and the controller whose handlers it calls).
+ */
 @Module({})
 export class CalculatorModule {
   static forRoot(config: AppConfig, options: { defaultMetrics?: boolean } = {}): DynamicModule {
@@ -34,6 +39,7 @@ export class CalculatorModule {
           defaultMetrics: options.defaultMetrics,
         }),
       ],
+      controllers: [CalculatorInputsController],
       providers: [
         { provide: AppConfig, useValue: config },
         ...CALCULATOR_METRIC_PROVIDERS,
@@ -42,10 +48,20 @@ export class CalculatorModule {
         DeadLetterPublisher,
         ValuationRequiredHandler,
         MarketDataHandler,
-        CalculatorConsumer,
+        KafkaBatchTransport,
         IdempotentPublisher,
         OutboxRelay,
       ],
     };
   }
+}
+
+/**
+ * Makes the app hybrid: its HTTP server (health, metrics) and the Kafka transport of its inputs. The
+ * app is initialised first, so the topics exist and the outbox relay runs before the first chunk.
+ */
+export async function connectKafkaInputs(app: INestApplication): Promise<void> {
+  app.connectMicroservice<MicroserviceOptions>({ strategy: app.get(KafkaBatchTransport) });
+  await app.init();
+  await app.startAllMicroservices();
 }

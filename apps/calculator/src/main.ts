@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { loadConfigOrExit } from '@app/config';
 import { kafkaAuthenticationFailure } from '@app/messaging';
 import { createJsonLogger, exitOnSignals } from '@app/observability';
-import { CalculatorModule } from './calculator.module';
+import { CalculatorModule, connectKafkaInputs } from './calculator.module';
 
 const config = loadConfigOrExit('calculator');
 
@@ -11,6 +11,7 @@ async function bootstrap(): Promise<void> {
   const logger = createJsonLogger('calculator', config.logLevel);
   const app = await NestFactory.create(CalculatorModule.forRoot(config), { logger });
   exitOnSignals(app, logger);
+  await connectKafkaInputs(app);
   await app.listen(config.httpPort, config.httpHost);
   logger.log(`calculator listening on ${config.httpHost}:${config.httpPort} (policy ${config.jobPolicy})`);
 }

@@ -1,16 +1,14 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { KafkaMessage } from 'kafkajs';
-import type { KafkaSettings } from '@app/config';
 import {
   fxRatePersistedSchema,
   InvalidMessageError,
-  KAFKA_SETTINGS,
   marketPricePersistedSchema,
   parseMessage,
 } from '@app/messaging';
 import { ArrivalsRepository, FxArrival, PriceArrival, refusedValueReason } from '@app/persistence';
+import type { IncomingChunk } from '../transport/incoming-chunk';
 import { DeadLetterPublisher, Rejected } from './dead-letter.publisher';
-import type { BatchHandler, IncomingBatch } from './incoming-batch';
 import { applyIsolatingRefusals } from './refusal-isolation';
 
 /**
@@ -18,26 +16,35 @@ import { applyIsolatingRefusals } from './refusal-isolation';
  * arrival for the scheduler's fan-out. Nothing heavy happens here, so real-time valuation never waits.
  */
 @Injectable()
-export class MarketDataHandler implements BatchHandler {
+export class MarketDataHandler {
   constructor(
     private readonly arrivals: ArrivalsRepository,
     private readonly deadLetters: DeadLetterPublisher,
-    @Inject(KAFKA_SETTINGS) private readonly kafka: KafkaSettings,
   ) {}
 
-  async handle({ topic, partition, messages }: IncomingBatch): Promise<void> {
+  prices(chunk: IncomingChunk): Promise<void> {
+    return this.handle(chunk, (value) => {
+      const m = parseMessage(marketPricePersistedSchema, value);
+      return { price: { securityId: m.security_id, priceDate: m.price_date } };
+    });
+  }
+
+  rates(chunk: IncomingChunk): Promise<void> {
+    return this.handle(chunk, (value) => {
+      const m = parseMessage(fxRatePersistedSchema, value);
+      return { rate: { fromCurrency: m.from_currency, toCurrency: m.to_currency, rateDate: m.rate_date } };
+    });
+  }
+
+  private async handle(
+    { topic, partition, messages }: IncomingChunk,
+    parse: (value: Buffer | null) => Omit<Arrival, 'message'>,
+  ): Promise<void> {
     const arrivals: Arrival[] = [];
     const rejected: Rejected[] = [];
     for (const message of messages) {
       try {
-        if (topic === this.kafka.topics.marketPricePersisted) {
-          const m = parseMessage(marketPricePersistedSchema, message.value);
-          arrivals.push({ message, price: { securityId: m.security_id, priceDate: m.price_date } });
-        } else {
-          const m = parseMessage(fxRatePersistedSchema, message.value);
-          const rate = { fromCurrency: m.from_currency, toCurrency: m.to_currency, rateDate: m.rate_date };
-          arrivals.push({ message, rate });
-        }
+        arrivals.push({ message, ...parse(message.value) });
       } catch (error) {
         if (!(error instanceof InvalidMessageError)) throw error;
         rejected.push({ message, reason: error.message });

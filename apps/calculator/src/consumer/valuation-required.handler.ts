@@ -5,12 +5,12 @@ import { refusedValueReason } from '@app/persistence';
 import { ValuationJobRepository, ValuationRequest } from '@app/valuation';
 import { CalculatorMetrics } from '../calculator.metrics';
 import { DeadLetterPublisher, Rejected } from './dead-letter.publisher';
-import type { BatchHandler, IncomingBatch } from './incoming-batch';
+import type { IncomingChunk } from '../transport/incoming-chunk';
 import { applyIsolatingRefusals } from './refusal-isolation';
 
-/** `valuation_required`: values the batch's jobs in one transaction through the configured job repository. */
+/** `valuation_required`: values the chunk's jobs in one transaction through the configured job repository. */
 @Injectable()
-export class ValuationRequiredHandler implements BatchHandler {
+export class ValuationRequiredHandler {
   private readonly logger = new Logger(ValuationRequiredHandler.name);
 
   constructor(
@@ -19,7 +19,7 @@ export class ValuationRequiredHandler implements BatchHandler {
     private readonly metrics: CalculatorMetrics,
   ) {}
 
-  async handle({ topic, partition, messages }: IncomingBatch): Promise<void> {
+  async handle({ topic, partition, messages }: IncomingChunk): Promise<void> {
     const started = process.hrtime.bigint();
     const rejected: Rejected[] = [];
     const requests: ValuationRequest[] = [];

@@ -120,9 +120,9 @@ export class OutboxRelay implements OnApplicationBootstrap {
   }
 
   /**
-   * Publishes what the last transactions wrote, then stops. The consumer calls it once it has left
-   * the group: Nest runs the shutdown hooks of one module side by side, so a hook of the relay's own
-   * could run before the consumer's last chunk committed, and leave that chunk's events behind.
+   * Publishes what the last transactions wrote, then stops. The Kafka transport calls it when it
+   * closes, once the consumer has left the group: Nest closes transports before any shutdown hook, so
+   * the database and the producer are still there, and the consumer's last chunk has committed.
    */
   async drainAndStop(): Promise<void> {
     this.running = false;
