@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { fxWaitKey, priceWaitKey } from '@app/valuation';
 
 export interface PriceArrival {
   securityId: string;
@@ -25,11 +26,8 @@ export class ArrivalsRepository {
   async recordArrivals(prices: readonly PriceArrival[], rates: readonly FxArrival[]): Promise<number> {
     if (prices.length === 0 && rates.length === 0) return 0;
     const waits = [
-      ...prices.map((p) => ({ waitingOn: `PRICE:${p.securityId}`, date: p.priceDate })),
-      ...rates.map((r) => ({
-        waitingOn: `FX:${[r.fromCurrency, r.toCurrency].sort().join('/')}`,
-        date: r.rateDate,
-      })),
+      ...prices.map((p) => ({ waitingOn: priceWaitKey(p.securityId), date: p.priceDate })),
+      ...rates.map((r) => ({ waitingOn: fxWaitKey(r.fromCurrency, r.toCurrency), date: r.rateDate })),
     ];
     const [row] = await this.ds.query<{ woken: string }[]>(
       `WITH a AS (SELECT waiting_on, min(d) AS d FROM unnest($1::text[], $2::date[]) AS a(waiting_on, d)

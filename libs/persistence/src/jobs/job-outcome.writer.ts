@@ -1,23 +1,8 @@
 import type { EntityManager } from 'typeorm';
-import { formatAmount, type Dec, type JobTransition, type Snapshot, type WaitingOn } from '@app/valuation';
+import { formatAmount, type Dec, type FinishedAttempt, type Snapshot } from '@app/valuation';
 
-/** A finished attempt, ready to be written: the claim it was made under and what it decided. */
-export interface FinishedAttempt {
-  jobId: string;
-  securityId: string;
-  /** null: a claimless request, which may only take a PENDING job that is due. */
-  claimToken: string | null;
-  correlationId: string | null;
-  transition: JobTransition;
-  snapshot: Snapshot | null;
-}
-
-/** How a PENDING job's wait is stored: one value per price or (unordered) currency pair. */
-export function waitingOnKey(securityId: string, waitingOn: WaitingOn | null): string | null {
-  if (waitingOn === null) return null;
-  if (waitingOn.kind === 'PRICE') return `PRICE:${securityId}`;
-  return `FX:${[waitingOn.from, waitingOn.to].sort().join('/')}`;
-}
+// The encoding lives in the domain; re-exported for the fan-out, which imports it from here.
+export { waitingOnKey } from '@app/valuation';
 
 const amount = (d: Dec | null) => (d === null ? null : formatAmount(d));
 
@@ -105,7 +90,7 @@ export async function writeFinishedAttempts(
     col((a) => a.transition.attemptCount),
     col((a) => a.transition.failureReason),
     col((a) => a.transition.delaySeconds),
-    col((a) => waitingOnKey(a.securityId, a.transition.waitingOn)),
+    col((a) => a.waitingOnKey),
     col((a) => a.correlationId),
     col((a) => a.snapshot !== null),
     snap((s) => amount(s.quantity)),

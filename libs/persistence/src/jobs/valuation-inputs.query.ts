@@ -1,20 +1,9 @@
 import type { EntityManager } from 'typeorm';
-import type { FxQuotes, JobKey, ValuationInput } from '@app/valuation';
-
-/** The job row as the calculator finds it, with everything `valueJob` needs for it. */
-export interface LoadedJob {
-  jobId: string | null;
-  status: string | null;
-  attemptCount: number;
-  claimToken: string | null;
-  due: boolean;
-  correlationId: string | null;
-  input: ValuationInput;
-}
+import type { FxQuotes, JobKey, JobState, JobStatus } from '@app/valuation';
 
 interface Row {
   job_id: string | null;
-  status: string | null;
+  status: JobStatus | null;
   attempt_count: number | null;
   claim_token: string | null;
   due: boolean | null;
@@ -97,10 +86,11 @@ const quotes = (
   inverse: inv !== null && invDate !== null ? { rate: inv, rateDate: invDate } : null,
 });
 
+/** Each key's job as the attempt finds it, in key order; a key with no job gets a null jobId. */
 export async function loadValuationInputs(
   manager: EntityManager,
   keys: readonly JobKey[],
-): Promise<LoadedJob[]> {
+): Promise<JobState[]> {
   const rows = await manager.query<Row[]>(SQL, [
     keys.map((k) => k.portfolioId),
     keys.map((k) => k.securityId),

@@ -4,36 +4,21 @@ import {
   AttemptResult,
   JobFailurePolicy,
   LegacyJobPolicy,
+  planAttempts,
   RetryingJobPolicy,
+  settleAttempts,
+  uniqueRequests,
   ValuationJobRepository,
   ValuationRequest,
-  valueJob,
 } from '@app/valuation';
 import { PERSISTENCE_OPTIONS, type PersistenceOptions } from '../persistence.options';
-import { loadValuationInputs, type LoadedJob } from './valuation-inputs.query';
-import { writeFinishedAttempts, type FinishedAttempt } from './job-outcome.writer';
+import { loadValuationInputs } from './valuation-inputs.query';
+import { writeFinishedAttempts } from './job-outcome.writer';
 
 /**
- * A request's identity within a batch: the job key and the claim it carries. The claim is part of it
- * because a stale copy (an expired or released claim) often shares a batch with the job's current
- * claim; deduplicating on the key alone kept whichever came first, so a stale copy ahead of the
- * current one hid it, and the job sat PROCESSING until its lease expired. At most one of the copies
- * can hold the job (one token per row; a claimless one only while the job is PENDING), so each job
- * is still attempted at most once per batch.
- */
-const keyOf = (r: ValuationRequest) =>
-  [r.key.portfolioId, r.key.securityId, r.key.valuationDate, r.key.epoch, r.claimToken ?? ''].join('\u0000');
-
-/** Whether this request may act on the job as found: it holds the claim, or it is claimless and the job is due. */
-function holdsJob(request: ValuationRequest, job: LoadedJob): boolean {
-  return request.claimToken === null
-    ? job.status === 'PENDING' && job.due
-    : job.status === 'PROCESSING' && job.claimToken === request.claimToken;
-}
-
-/**
- * Values a batch in one transaction: one read for every request, the pure valuation and the policy in
- * memory, one write. The policy is the only thing the two repositories below differ in.
+ * Values a batch in one transaction: one read for every request, the domain's plan in memory (who
+ * may act, the valuation, the policy), one write, then the results of what the write finished. The
+ * policy is the only thing the two repositories below differ in.
  */
 @Injectable()
 export class ValuationBatchRunner {
@@ -43,73 +28,17 @@ export class ValuationBatchRunner {
   ) {}
 
   async run(requests: readonly ValuationRequest[], policy: JobFailurePolicy): Promise<AttemptResult[]> {
-    // A message delivered twice in one batch is attempted once; the copies lose the claim.
-    const seen = new Set<string>();
-    const unique = requests.filter((r) => !seen.has(keyOf(r)) && seen.add(keyOf(r)));
-    const results = new Map<ValuationRequest, AttemptResult>();
-
-    await this.ds.transaction(async (manager) => {
-      const loaded = await loadValuationInputs(
-        manager,
-        unique.map((r) => r.key),
-      );
-      const attempts: FinishedAttempt[] = [];
-      const attempted = new Map<string, ValuationRequest>();
-      unique.forEach((request, i) => {
-        const job = loaded[i];
-        if (job.jobId === null) {
-          results.set(request, {
-            request,
-            outcome: 'unknown_job',
-            jobId: null,
-            reason: 'no job with this key',
-          });
-          return;
-        }
-        if (!holdsJob(request, job)) {
-          results.set(request, {
-            request,
-            outcome: 'lost_claim',
-            jobId: job.jobId,
-            reason: `job is ${job.status}`,
-          });
-          return;
-        }
-        const outcome = valueJob(job.input);
-        const transition = policy.transition(outcome, job.attemptCount);
-        const snapshot = 'snapshot' in outcome ? outcome.snapshot : null;
-        attempts.push({
-          jobId: job.jobId,
-          securityId: request.key.securityId,
-          claimToken: request.claimToken,
-          correlationId: request.correlationId ?? job.correlationId,
-          transition,
-          snapshot,
-        });
-        attempted.set(job.jobId, request);
-        results.set(request, {
-          request,
-          outcome: transition.outcome,
-          jobId: job.jobId,
-          reason: transition.failureReason,
-        });
-      });
+    const keys = uniqueRequests(requests).map((r) => r.key);
+    return this.ds.transaction(async (manager) => {
+      const plan = planAttempts(requests, await loadValuationInputs(manager, keys), policy);
       const finished = await writeFinishedAttempts(
         manager,
-        attempts,
+        plan.writes,
         this.options.snapshotTopic,
         this.options.workerId ?? 'calculator',
       );
-      for (const [jobId, request] of attempted) {
-        if (finished.has(jobId)) continue;
-        // The claim was re-issued (or the job settled) between the read and the write.
-        results.set(request, { request, outcome: 'lost_claim', jobId, reason: 'claim no longer held' });
-      }
+      return settleAttempts(plan, finished);
     });
-    return requests.map(
-      (request) =>
-        results.get(request) ?? { request, outcome: 'lost_claim', jobId: null, reason: 'duplicate in batch' },
-    );
   }
 }
 
