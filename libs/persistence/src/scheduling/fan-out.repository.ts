@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { waitingOnKey } from '../jobs/job-outcome.writer';
+import { fxWaitKey, priceWaitKey } from '@app/valuation';
 
 /**
  * An open price or FX arrival recorded by the calculator, or an operator's revaluation, waiting to be
@@ -256,8 +256,8 @@ export class FanOutRepository {
     }
     const [sql, waitingOn] =
       trigger.kind === 'PRICE'
-        ? [PRICE_CHUNK, waitingOnKey(trigger.securityId, { kind: 'PRICE' })]
-        : [FX_CHUNK, waitingOnKey('', { kind: 'FX', from: trigger.fromCurrency, to: trigger.toCurrency })];
+        ? [PRICE_CHUNK, priceWaitKey(trigger.securityId)]
+        : [FX_CHUNK, fxWaitKey(trigger.fromCurrency, trigger.toCurrency)];
     const [row] = await this.ds.query<FanOutChunk[]>(sql, [trigger.id, chunkSize, waitingOn]);
     return row;
   }
