@@ -70,16 +70,17 @@ describe('storable values on every input topic', () => {
       { ...price, price_date: '0000-12-31' },
       'price_date: must be on or after',
     ],
-    [
-      'a price of 1e400',
-      marketPricePersistedSchema,
-      { ...price, price: '1e400' },
-      'price: is too large',
-    ],
+    ['a price of 1e400', marketPricePersistedSchema, { ...price, price: '1e400' }, 'price: is too large'],
     [
       'a price beyond NUMERIC(28,10)',
       marketPricePersistedSchema,
       { ...price, price: '1000000000000000000' },
+      'price: is too large',
+    ],
+    [
+      'a price that rounds to 1e18 when stored',
+      marketPricePersistedSchema,
+      { ...price, price: '999999999999999999.99999999995' },
       'price: is too large',
     ],
     [

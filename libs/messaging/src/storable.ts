@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseAmount } from '@app/valuation';
+import { fitsStoredAmount, isoDateFault, parseAmount, roundForStorage } from '@app/valuation';
 
 /**
  * Validators for values that end up in PostgreSQL, shared by the message contracts and the operators'
@@ -8,23 +8,14 @@ import { parseAmount } from '@app/valuation';
  * transaction.
  */
 
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 /** NUL (which TEXT cannot hold), the other C0 and C1 controls, DEL, and unpaired UTF-16 surrogates. */
 const UNSTORABLE_CHARACTER = /[\p{Cc}\p{Cs}]/u;
-/** NUMERIC(28,10): 18 digits before the point. */
-const MAX_AMOUNT = '1e18';
-/** The smallest positive amount that does not round to zero at 10 decimal places. */
-const MIN_POSITIVE_AMOUNT = '0.00000000005';
 
-/** A calendar date YYYY-MM-DD from 0001-01-01 to 9999-12-31 (PostgreSQL has no year 0). */
-export const isoDate = z
-  .string()
-  .regex(ISO_DATE, 'must be a date YYYY-MM-DD')
-  .refine((s) => {
-    const d = new Date(`${s}T00:00:00Z`);
-    return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
-  }, 'must be a real calendar date')
-  .refine((s) => s >= '0001-01-01', 'must be on or after 0001-01-01');
+/** A calendar date YYYY-MM-DD from 0001-01-01 to 9999-12-31, as the domain defines it (isoDateFault). */
+export const isoDate = z.string().superRefine((s, ctx) => {
+  const fault = isoDateFault(s);
+  if (fault !== null) ctx.addIssue({ code: 'custom', message: fault });
+});
 
 /** Text of at most `max` characters, free of control characters. */
 export const storableText = (max: number) =>
@@ -38,7 +29,8 @@ export const identifier = storableText(200).pipe(z.string().min(1, 'must not be 
 
 /**
  * A positive amount (price, rate) as a decimal string or number, that NUMERIC(28,10) can hold and
- * that does not round to zero there. Normalised to its trimmed text.
+ * that does not round to zero there: the domain's decimal format (parseAmount) and storage rounding
+ * (roundForStorage). Normalised to its trimmed text.
  */
 export const positiveAmount = z
   .union([z.string(), z.number()])
@@ -52,8 +44,8 @@ export const positiveAmount = z
       return;
     }
     if (amount.lte(0)) ctx.addIssue({ code: 'custom', message: 'must be positive' });
-    else if (amount.gte(MAX_AMOUNT))
+    else if (!fitsStoredAmount(amount))
       ctx.addIssue({ code: 'custom', message: 'is too large (NUMERIC(28,10))' });
-    else if (amount.lt(MIN_POSITIVE_AMOUNT))
+    else if (roundForStorage(amount).isZero())
       ctx.addIssue({ code: 'custom', message: 'rounds to zero at 10 decimal places' });
   });

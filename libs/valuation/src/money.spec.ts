@@ -1,4 +1,11 @@
-import { Dec, fitsStoredAmount, formatAmount, InvalidAmountError, parseAmount } from './money';
+import {
+  Dec,
+  fitsStoredAmount,
+  formatAmount,
+  InvalidAmountError,
+  parseAmount,
+  roundForStorage,
+} from './money';
 
 describe('parseAmount', () => {
   it.each<[string | number, string]>([
@@ -67,6 +74,17 @@ describe('formatAmount', () => {
   it('refuses non-finite values rather than storing Infinity', () => {
     expect(() => formatAmount(new Dec(1).dividedBy(0))).toThrow(InvalidAmountError);
     expect(() => formatAmount(new Dec(Number.NaN))).toThrow(InvalidAmountError);
+  });
+});
+
+describe('roundForStorage', () => {
+  it.each<[string, string]>([
+    ['1.23456789015', '1.2345678902'],
+    ['1.23456789025', '1.2345678902'],
+    ['0.00000000005', '0'],
+    ['0.000000000051', '0.0000000001'],
+  ])('rounds %s to %s (half-even, 10 places), the value formatAmount writes', (input, expected) => {
+    expect(roundForStorage(new Dec(input)).toFixed()).toBe(expected);
   });
 });
 

@@ -35,10 +35,15 @@ export function parseAmount(value: string | number): Dec {
   return amount;
 }
 
+/** The amount as it is stored: rounded half-even to 10 decimal places. */
+export function roundForStorage(d: Dec): Dec {
+  return d.toDecimalPlaces(STORED_SCALE, Dec.ROUND_HALF_EVEN);
+}
+
 /** The stored form: fixed 10 decimal places, half-even; never '-0.0000000000'. */
 export function formatAmount(d: Dec): string {
   if (!d.isFinite()) throw new InvalidAmountError(d.toString());
-  const rounded = d.toDecimalPlaces(STORED_SCALE, Dec.ROUND_HALF_EVEN);
+  const rounded = roundForStorage(d);
   return (rounded.isZero() ? rounded.abs() : rounded).toFixed(STORED_SCALE);
 }
 
@@ -47,7 +52,7 @@ export function formatAmount(d: Dec): string {
  * make the database reject the write on every redelivery, so callers treat it as bad data instead.
  */
 export function fitsStoredAmount(d: Dec): boolean {
-  return d.isFinite() && d.toDecimalPlaces(STORED_SCALE, Dec.ROUND_HALF_EVEN).abs().lessThan(STORED_LIMIT);
+  return d.isFinite() && roundForStorage(d).abs().lessThan(STORED_LIMIT);
 }
 
 function describe(value: unknown): string {

@@ -1,4 +1,4 @@
-import { fxPairKey, isCurrencyCode, isIsoDate } from './reference-data';
+import { fxPairKey, isCurrencyCode, isIsoDate, isoDateFault } from './reference-data';
 
 describe('isCurrencyCode', () => {
   it.each<[unknown, boolean]>([
@@ -43,6 +43,25 @@ describe('isIsoDate', () => {
     [20240105, false],
   ])('%p → %p', (input, expected) => {
     expect(isIsoDate(input)).toBe(expected);
+  });
+});
+
+describe('isoDateFault', () => {
+  it.each<[string, string | null]>([
+    ['2024-02-29', null],
+    ['0001-01-01', null],
+    ['9999-12-31', null],
+    ['05/01/2024', 'must be a date YYYY-MM-DD'],
+    ['10000-01-01', 'must be a date YYYY-MM-DD'],
+    ['+2024-01-05', 'must be a date YYYY-MM-DD'],
+    ['2024-01-05\u0000', 'must be a date YYYY-MM-DD'],
+    ['2024-02-30', 'must be a real calendar date'],
+    ['2023-02-29', 'must be a real calendar date'],
+    ['2024-13-01', 'must be a real calendar date'],
+    ['0000-01-01', 'must be on or after 0001-01-01'],
+    ['0000-12-31', 'must be on or after 0001-01-01'],
+  ])('%p → %p', (input, expected) => {
+    expect(isoDateFault(input)).toBe(expected);
   });
 });
 

@@ -15,17 +15,26 @@ export function isCurrencyCode(s: unknown): s is string {
 }
 
 /**
- * A real calendar date written YYYY-MM-DD. Checked arithmetically rather than through Date so the
- * answer never depends on the process time zone; year 0000 is refused because PostgreSQL has none.
+ * Why `s` is not a date of the system, or null when it is one: a real calendar date written
+ * YYYY-MM-DD, from 0001-01-01 (PostgreSQL has no year 0) to 9999-12-31. The one definition of the
+ * date format: the message contracts and the operators' API report this reason for a bad date.
+ * Checked arithmetically rather than through Date so the answer never depends on the process time zone.
  */
+export function isoDateFault(s: string): string | null {
+  const match = ISO_DATE.exec(s);
+  if (!match) return 'must be a date YYYY-MM-DD';
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month))
+    return 'must be a real calendar date';
+  if (year < 1) return 'must be on or after 0001-01-01';
+  return null;
+}
+
+/** A date of the system (see `isoDateFault`). */
 export function isIsoDate(s: string): boolean;
 export function isIsoDate(s: unknown): s is string;
 export function isIsoDate(s: unknown): s is string {
-  if (typeof s !== 'string') return false;
-  const match = ISO_DATE.exec(s);
-  if (!match) return false;
-  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month);
+  return typeof s === 'string' && isoDateFault(s) === null;
 }
 
 /** The key of an FX pair as used on the `fx_rate_persisted` topic. */
