@@ -23,6 +23,7 @@ const UNIT = [
   'libs/valuation/**/*.spec.ts',
   'libs/config/**/*.spec.ts',
   'libs/messaging/src/{contracts,storable}.spec.ts',
+  'libs/messaging/src/contracts/*.spec.ts',
   'libs/persistence/src/database-errors.spec.ts',
   'apps/calculator/src/consumer/refusal-isolation.spec.ts',
   'apps/scheduler/src/cycle/scheduler-loop.service.spec.ts',

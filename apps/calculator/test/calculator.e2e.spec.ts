@@ -3,6 +3,7 @@ import { INestApplication } from '@nestjs/common';
 import type { KafkaMessage } from 'kafkajs';
 import { Client } from 'pg';
 import { AppConfig } from '@app/config';
+import { parseSnapshotPersisted } from '@app/messaging';
 import { connectTestDb, eventually, resetTables, seed } from '../../../test/support/database';
 import { startCalculator, TestKafka } from '../../../test/support/calculator-app';
 
@@ -199,6 +200,8 @@ describe('calculator (real broker and database)', () => {
       epoch: 0,
       valuation_status: 'VALUED_CURRENT',
     });
+    // Every event meets its contract and carries nothing more (parsing would drop an extra field).
+    expect(snapshotsOut.map((m) => parseSnapshotPersisted(m.value))).toEqual(events);
   });
 
   it('keeps a job missing its FX rate PENDING with a backoff, and makes it due when the rate arrives', async () => {

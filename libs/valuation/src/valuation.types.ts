@@ -39,7 +39,9 @@ export interface ValuationInput {
   baseFx: FxQuotes;
 }
 
-export type ValuationStatus = 'UNVALUED' | 'VALUED_CURRENT' | 'VALUED_STALE' | 'FAILED';
+/** Contract §2.2: every `valuation_status` a snapshot can have. */
+export const VALUATION_STATUSES = ['UNVALUED', 'VALUED_CURRENT', 'VALUED_STALE', 'FAILED'] as const;
+export type ValuationStatus = (typeof VALUATION_STATUSES)[number];
 
 /** A daily position snapshot before rounding: amounts are rounded only when stored. */
 export interface Snapshot {

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { KafkaMessage } from 'kafkajs';
 import type { KafkaSettings } from '@app/config';
-import { DeadLetter, EventPublisher, KAFKA_SETTINGS, type OutgoingMessage } from '@app/messaging';
+import { buildDeadLetter, EventPublisher, KAFKA_SETTINGS, type OutgoingMessage } from '@app/messaging';
 import { CalculatorMetrics } from '../calculator.metrics';
 
 export interface Rejected {
@@ -42,7 +42,7 @@ export class DeadLetterPublisher {
       const key = bounded(message.key, DEAD_LETTER_MAX_KEY_BYTES);
       const value = bounded(message.value, DEAD_LETTER_MAX_VALUE_BYTES);
       const cut = value.truncated ? ` (value truncated: the message is ${value.bytes} bytes)` : '';
-      const letter: DeadLetter = {
+      return buildDeadLetter({
         topic,
         partition,
         offset: message.offset,
@@ -50,8 +50,7 @@ export class DeadLetterPublisher {
         value: value.text,
         error: `${reason}${cut}`,
         failed_at: failedAt,
-      };
-      return { key: letter.key, value: JSON.stringify(letter) };
+      });
     });
     for (const batch of bySize(letters, DEAD_LETTER_MAX_SEND_BYTES))
       await this.publisher.publish(this.kafka.topics.dlq, batch);

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@app/config';
-import { EventPublisher, type OutgoingMessage } from '@app/messaging';
+import { buildValuationRequired, EventPublisher, type OutgoingMessage } from '@app/messaging';
 import { withTimeout } from '@app/observability';
 import {
   BackfillRepository,
@@ -259,16 +259,13 @@ export class SchedulerCycleService {
 
 /** `valuation_required` (contract §6), keyed by portfolio, with the claim that alone may finish it. */
 function toMessage(job: ClaimedJob): OutgoingMessage {
-  return {
-    key: job.portfolioId,
-    value: JSON.stringify({
-      portfolio_id: job.portfolioId,
-      security_id: job.securityId,
-      valuation_date: job.valuationDate,
-      epoch: job.epoch,
-      correlation_id: job.correlationId,
-      job_id: job.jobId,
-      claim_token: job.claimToken,
-    }),
-  };
+  return buildValuationRequired({
+    portfolio_id: job.portfolioId,
+    security_id: job.securityId,
+    valuation_date: job.valuationDate,
+    epoch: job.epoch,
+    correlation_id: job.correlationId,
+    job_id: job.jobId,
+    claim_token: job.claimToken,
+  });
 }

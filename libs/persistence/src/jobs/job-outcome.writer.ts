@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { formatAmount, type Dec, type FinishedAttempt, type Snapshot } from '@app/valuation';
+import { writeSnapshotEvents, type WrittenSnapshot } from './snapshot-events';
 
 // The encoding lives in the domain; re-exported for the fan-out, which imports it from here.
 export { waitingOnKey } from '@app/valuation';
@@ -9,18 +10,18 @@ const amount = (d: Dec | null) => (d === null ? null : formatAmount(d));
 /**
  * One statement for the whole batch: finish each job only while the attempt still holds its claim
  * (the row lock re-checks the claim, so a re-issued claim makes the stale worker write nothing), then
- * upsert the snapshots of the jobs that were finished, write their events to the outbox and one row of
- * attempt history per finished job, in the same transaction. The history row takes its number and
- * claim time from the job row as the claim left it (`attempt_seq`, `attempt_started_at`); a claimless
- * request starts its attempt here, so it numbers it and stamps it now. Returns the ids of the jobs
- * that were finished.
+ * upsert the snapshots of the jobs that were finished and write one row of attempt history per finished
+ * job. The history row takes its number and claim time from the job row as the claim left it
+ * (`attempt_seq`, `attempt_started_at`); a claimless request starts its attempt here, so it numbers it
+ * and stamps it now. Returns one row per finished job, with its snapshot when it wrote one: the
+ * snapshots' outbox events follow in a second statement of the same transaction (snapshot-events.ts).
  */
 const SQL = `
   WITH i AS (
     SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::float8[], $7::text[],
                          $8::text[], $9::bool[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[],
                          $14::numeric[], $15::numeric[], $16::numeric[], $17::numeric[], $18::text[], $19::text[],
-                         $21::text[])
+                         $20::text[])
       AS i(job_id, claim_token, status, attempt_count, failure_reason, delay_seconds, waiting_on,
            correlation_id, has_snapshot, quantity, cost_basis, cost_basis_local, market_price, market_value,
            market_value_local, unrealized_gain_loss, unrealized_gain_loss_local, valuation_status, snapshot_reason,
@@ -59,20 +60,19 @@ const SQL = `
            valuation_status = EXCLUDED.valuation_status, failure_reason = EXCLUDED.failure_reason,
            updated_at = now()
     RETURNING s.id, s.portfolio_id, s.security_id, s.date, s.epoch, s.valuation_status),
-  events AS (
-    INSERT INTO valuation_outbox (topic, message_key, payload)
-    SELECT $20, snap.portfolio_id,
-           jsonb_build_object('id', snap.id, 'portfolio_id', snap.portfolio_id, 'security_id', snap.security_id,
-                              'date', to_char(snap.date, 'YYYY-MM-DD'), 'epoch', snap.epoch,
-                              'valuation_status', snap.valuation_status)
-      FROM snap
-    RETURNING id),
   history AS (
     INSERT INTO valuation_job_attempts (job_id, attempt, claim_token, claimed_at, outcome, reason, worker)
-    SELECT f.id, f.attempt_seq, i.claim_token, f.attempt_started_at, i.outcome, i.failure_reason, $22
+    SELECT f.id, f.attempt_seq, i.claim_token, f.attempt_started_at, i.outcome, i.failure_reason, $21
       FROM finished f JOIN i ON i.job_id = f.id
     RETURNING id)
-  SELECT f.id::text AS id FROM finished f`;
+  SELECT f.id::text AS id, snap.id::text AS snapshot_id, snap.portfolio_id, snap.security_id,
+         to_char(snap.date, 'YYYY-MM-DD') AS date, snap.epoch, snap.valuation_status
+    FROM finished f
+    LEFT JOIN snap ON (snap.portfolio_id, snap.security_id, snap.date, snap.epoch)
+                    = (f.portfolio_id, f.security_id, f.valuation_date, f.epoch)`;
+
+/** A finished job, and the snapshot it wrote (all null when it wrote none). */
+type FinishedRow = { id: string } & (WrittenSnapshot | { [K in keyof WrittenSnapshot]: null });
 
 export async function writeFinishedAttempts(
   manager: EntityManager,
@@ -83,7 +83,7 @@ export async function writeFinishedAttempts(
   if (attempts.length === 0) return new Set();
   const col = <T>(f: (a: FinishedAttempt) => T) => attempts.map(f);
   const snap = <T>(f: (s: Snapshot) => T) => col((a) => (a.snapshot ? f(a.snapshot) : null));
-  const rows = await manager.query<{ id: string }[]>(SQL, [
+  const rows = await manager.query<FinishedRow[]>(SQL, [
     col((a) => a.jobId),
     col((a) => a.claimToken),
     col((a) => a.transition.status),
@@ -103,9 +103,10 @@ export async function writeFinishedAttempts(
     snap((s) => amount(s.unrealizedGainLossLocal)),
     snap((s) => s.valuationStatus),
     snap((s) => s.failureReason),
-    snapshotTopic,
     col((a) => a.transition.outcome),
     worker,
   ]);
+  const written = rows.flatMap((r) => (r.snapshot_id === null ? [] : [r]));
+  await writeSnapshotEvents(manager, snapshotTopic, written);
   return new Set(rows.map((r) => r.id));
 }
