@@ -2,9 +2,6 @@ import type { EntityManager } from 'typeorm';
 import { formatAmount, type Dec, type FinishedAttempt, type Snapshot } from '@app/valuation';
 import { writeSnapshotEvents, type WrittenSnapshot } from './snapshot-events';
 
-// The encoding lives in the domain; re-exported for the fan-out, which imports it from here.
-export { waitingOnKey } from '@app/valuation';
-
 const amount = (d: Dec | null) => (d === null ? null : formatAmount(d));
 
 /**
