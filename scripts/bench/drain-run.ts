@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import type { Client } from 'pg';
+import { fromNow } from '../lib/seed';
 import { heading, say } from '../lib/terminal';
 import { type BenchContext, countQueries, dbNow, fmt, freshBenchDb, sleep } from './bench-context';
 import { type DatasetSpec, insertJobs, loadDataset } from './dataset';
@@ -70,7 +71,7 @@ export async function drainRun(ctx: BenchContext, o: DrainOptions): Promise<Drai
     await pipeline.start(o.calculators);
     // Due a little after the insert commits, so every job is visible by the time it is due.
     const delay = 2 + Math.ceil(o.jobs / 50_000);
-    const inserted = await insertJobs(db, o.jobs, o.dataset.days, `now() + make_interval(secs => ${delay})`);
+    const inserted = await insertJobs(db, o.dataset, o.jobs, fromNow(delay));
     // Autovacuum is off on the dev machines (conf.d/90-ci.conf); in production it would analyze a
     // table that just grew this much, so the bench does, before the jobs become due.
     await db.query('ANALYZE portfolio_valuation_jobs');

@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { AdminStatementLimit, JobStatsRepository, MissingDataRepository } from '@app/persistence';
 import { freshDatabase } from '../lib/infra';
+import { addDays, type Book, type JobRow, seedBook, seedRange } from '../lib/seed';
 import { runningOn } from './bench-context';
 
 /**
@@ -13,6 +14,54 @@ import { runningOn } from './bench-context';
 const SIZES = [10_000, 100_000, 250_000, 1_000_000];
 const RUNS = 7;
 
+/** The status of the last six jobs of every hundred. */
+const RARE_STATUS: Record<number, NonNullable<JobRow['status']>> = {
+  94: 'SKIPPED_NO_POSITION',
+  95: 'SKIPPED_SUPERSEDED',
+  96: 'PENDING',
+  97: 'PENDING',
+  98: 'PENDING',
+  99: 'FAILED',
+};
+
+/**
+ * Job number `g`: 1,000 keys (10 per portfolio), one job per key and day; per 100 jobs: 94 COMPLETE,
+ * 2 SKIPPED_*, 2 PENDING waiting on a price or FX pair (of 40), 1 due PENDING, 1 FAILED.
+ */
+function job(g: number): JobRow {
+  const kind = g % 100;
+  const key = g % 1000;
+  return {
+    portfolioId: `P${Math.floor(key / 10)}`,
+    securityId: `S${key}`,
+    date: addDays('2000-01-01', Math.floor(g / 1000)),
+    status: kind < 94 ? 'COMPLETE' : RARE_STATUS[kind],
+    waitingOn: kind === 96 ? `PRICE:S${g % 20}` : kind === 97 ? `FX:EUR/X${g % 20}` : null,
+    attemptCount: g % 7,
+  };
+}
+
+/** The 1,000 keys' state (a third without a watermark, a fifth reprocessing) and one position each. */
+function keys(): Book {
+  const ks = Array.from({ length: 1000 }, (_, k) => k);
+  return {
+    positionStates: ks.map((k) => ({
+      portfolioId: `P${Math.floor(k / 10)}`,
+      securityId: `S${k}`,
+      watermarkDate: k % 3 === 0 ? null : addDays('2025-12-31', -(k % 9)),
+      status: k % 5 === 0 ? 'REPROCESSING' : 'CURRENT',
+    })),
+    positions: ks.map((k) => ({
+      portfolioId: `P${Math.floor(k / 10)}`,
+      securityId: `S${k}`,
+      date: addDays('2025-01-01', k % 200),
+      quantity: 1,
+      costBasis: 1,
+      costBasisLocal: 1,
+    })),
+  };
+}
+
 async function main(): Promise<void> {
   const url = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/valuation_gauges_bench';
   if (!new URL(url).pathname.includes('bench'))
@@ -23,7 +72,7 @@ async function main(): Promise<void> {
   const ds = runningOn(db);
   const stats = new JobStatsRepository(ds);
   const missing = new MissingDataRepository(ds, new AdminStatementLimit());
-  await db.query(`INSERT INTO business_dates (calendar_code, date) VALUES ('GLOBAL', '2025-12-31')`);
+  await seedBook(db, { businessDates: [{ calendarCode: 'GLOBAL', date: '2025-12-31' }], ...keys() });
 
   const measures: Record<string, () => Promise<unknown>> = {
     'statusCounts exact': () => stats.statusCounts(Number.MAX_SAFE_INTEGER),
@@ -40,31 +89,9 @@ async function main(): Promise<void> {
   ];
   let have = 0;
   for (const size of SIZES) {
-    // 1,000 keys (10 per portfolio), one job per key and day; per 100 jobs: 94 COMPLETE, 2 SKIPPED_*,
-    // 2 PENDING waiting on a price or FX pair (of 40), 1 due PENDING, 1 FAILED.
-    await db.query(
-      `INSERT INTO portfolio_valuation_jobs (portfolio_id, security_id, valuation_date, status, waiting_on, attempt_count)
-       SELECT 'P' || (g % 1000 / 10), 'S' || (g % 1000), date '2000-01-01' + (g / 1000),
-              CASE WHEN g % 100 < 94 THEN 'COMPLETE' WHEN g % 100 = 94 THEN 'SKIPPED_NO_POSITION'
-                   WHEN g % 100 = 95 THEN 'SKIPPED_SUPERSEDED' WHEN g % 100 IN (96, 97, 98) THEN 'PENDING'
-                   ELSE 'FAILED' END,
-              CASE WHEN g % 100 = 96 THEN 'PRICE:S' || (g % 20) WHEN g % 100 = 97 THEN 'FX:EUR/X' || (g % 20) END,
-              g % 7
-         FROM generate_series($1::int, $2::int - 1) g`,
-      [have, size],
-    );
-    if (have === 0) {
-      await db.query(
-        `INSERT INTO position_state (portfolio_id, security_id, watermark_date, status)
-         SELECT 'P' || (k / 10), 'S' || k, CASE WHEN k % 3 = 0 THEN NULL ELSE date '2025-12-31' - (k % 9) END,
-                CASE WHEN k % 5 = 0 THEN 'REPROCESSING' ELSE 'CURRENT' END
-           FROM generate_series(0, 999) k`,
-      );
-      await db.query(
-        `INSERT INTO position_history (portfolio_id, security_id, position_date, quantity, cost_basis, cost_basis_local)
-         SELECT 'P' || (k / 10), 'S' || k, date '2025-01-01' + (k % 200), 1, 1, 1 FROM generate_series(0, 999) k`,
-      );
-    }
+    await seedRange(db, have, size, (from, to) => ({
+      jobs: Array.from({ length: to - from }, (_, i) => job(from + i)),
+    }));
     have = size;
     await db.query('VACUUM ANALYZE');
     const row = [size.toLocaleString('en')];

@@ -1,6 +1,8 @@
+import { addDays, seedBook } from '../lib/seed';
 import { heading, say } from '../lib/terminal';
 import { type BenchContext, connect, dbNow, fmt, freshBenchDb } from './bench-context';
-import { addDays, addEtfHolders, ETF, loadDataset, START } from './dataset';
+import { jobKeys, loadDataset, START } from './dataset';
+import { addEtfHolders, ETF } from './etf-holders';
 import { publish } from './kafka-probe';
 import { countUnsettled, type Percentiles, percentiles, progress, seconds } from './measures';
 import { Pipeline } from './pipeline';
@@ -31,8 +33,7 @@ export async function fanOutScenario(ctx: BenchContext): Promise<ScenarioResult>
     await loadDataset(db, DRAIN_DATASET);
     await addEtfHolders(db, holders, DRAIN_DATASET.days, FAN_OUT_DATE);
     await pipeline.start(2);
-    const stream = new RealtimeStream(streamDb, REALTIME_PER_SECOND, DRAIN_DATASET.days, START);
-    await stream.prepare();
+    const stream = new RealtimeStream(streamDb, REALTIME_PER_SECOND, jobKeys(DRAIN_DATASET));
     stream.start();
     const streamStart = await dbNow(db);
     const started = Date.now();
@@ -44,7 +45,9 @@ export async function fanOutScenario(ctx: BenchContext): Promise<ScenarioResult>
       extra: () => `${fmt(stream.count)} real-time jobs`,
     });
 
-    await db.query(`INSERT INTO market_prices VALUES ($1, $2, $3, 'USD')`, [ETF, FAN_OUT_DATE, NEW_PRICE]);
+    await seedBook(db, {
+      prices: [{ securityId: ETF, date: FAN_OUT_DATE, price: NEW_PRICE, currency: 'USD' }],
+    });
     const arrivedAt = await dbNow(db);
     await publish(ctx.kafka, pipeline.topics.KAFKA_TOPIC_MARKET_PRICE_PERSISTED, [
       { key: ETF, value: { security_id: ETF, price_date: FAN_OUT_DATE, price: NEW_PRICE, currency: 'USD' } },

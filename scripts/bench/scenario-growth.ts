@@ -1,4 +1,5 @@
 import type { Client } from 'pg';
+import { addDays, fromNow, numbered, seedRange } from '../lib/seed';
 import { heading, say } from '../lib/terminal';
 import { type BenchContext, dbNow, fmt, freshBenchDb } from './bench-context';
 import { insertJobs, loadDataset } from './dataset';
@@ -44,7 +45,7 @@ export async function growthScenario(ctx: BenchContext): Promise<ScenarioResult>
     for (const [i, size] of sizes.entries()) {
       pipeline.scheduler.pause(); // SIGSTOP: the due jobs stay due while the statements are measured
       await growTerminalJobs(db, size);
-      await insertJobs(db, pending, DRAIN_DATASET.days, 'NULL', i * pending);
+      await insertJobs(db, DRAIN_DATASET, pending, null, i * pending);
       const measured: Record<string, number> = {};
       let claim = { buffers: 0, plan: '' };
       for (const [name, q] of Object.entries(statements)) {
@@ -93,17 +94,19 @@ async function growTerminalJobs(db: Client, size: number): Promise<void> {
        FROM portfolio_valuation_jobs WHERE status NOT IN ('PENDING', 'PROCESSING')`,
   );
   const missing = size - rows[0].n;
-  if (missing > 0) {
-    // 500 days per filler portfolio, so keys stay unique however many rows are added.
-    await db.query(
-      `INSERT INTO portfolio_valuation_jobs (portfolio_id, security_id, valuation_date, status, attempt_count,
-                                             created_at, updated_at)
-       SELECT 'G' || lpad((g / 500)::text, 6, '0'), 'S0001', DATE '2020-01-01' + g % 500, 'COMPLETE', 1,
-              now() - interval '30 days', now() - interval '30 days'
-         FROM generate_series($1::int, $1::int + $2::int - 1) g`,
-      [rows[0].g, missing],
-    );
-  }
+  const monthAgo = fromNow(-30 * 86_400);
+  // 500 days per filler portfolio, so keys stay unique however many rows are added.
+  await seedRange(db, rows[0].g, rows[0].g + missing, (from, to) => ({
+    jobs: Array.from({ length: to - from }, (_, i) => ({
+      portfolioId: numbered('G', Math.floor((from + i) / 500), 6),
+      securityId: 'S0001',
+      date: addDays('2020-01-01', (from + i) % 500),
+      status: 'COMPLETE',
+      attemptCount: 1,
+      createdAt: monthAgo,
+      updatedAt: monthAgo,
+    })),
+  }));
   // The steady state autovacuum keeps a long-lived table in: visibility map set, statistics fresh.
   await db.query('VACUUM (ANALYZE) portfolio_valuation_jobs');
 }

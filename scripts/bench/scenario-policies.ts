@@ -1,9 +1,11 @@
 import type { Client } from 'pg';
 import { say } from '../lib/terminal';
+import { seedBook } from '../lib/seed';
 import { dbNow, fmt, type BenchContext } from './bench-context';
-import { addDays, horizon, insertPrices, START, type DatasetSpec } from './dataset';
+import { type DatasetSpec, FIRST_CLOSE, horizon, instruments } from './dataset';
 import { drainRun, type DrainRun } from './drain-run';
 import { publish } from './kafka-probe';
+import { closes } from './market-data';
 import { progress, seconds } from './measures';
 import type { Pipeline } from './pipeline';
 import { mdTable, type ScenarioResult } from './results';
@@ -102,8 +104,8 @@ async function failedSnapshots(db: Client): Promise<number> {
 
 /** As the price service would: persist the missing prices, publish one event per price. */
 async function deliverLatePrices(db: Client, pipeline: Pipeline, ctx: BenchContext): Promise<number> {
-  const unpriced = `i.security_id <= 'S' || lpad($3::text, 4, '0')`;
-  await insertPrices(db, addDays(START, -5), horizon(DATASET), unpriced, [DATASET.unpricedSecurities]);
+  const unpriced = instruments(DATASET).slice(0, DATASET.unpricedSecurities);
+  await seedBook(db, { prices: await closes(db, unpriced, FIRST_CLOSE, horizon(DATASET)) });
   const arrivedAt = await dbNow(db);
   const { rows } = await db.query<{
     security_id: string;
@@ -112,8 +114,8 @@ async function deliverLatePrices(db: Client, pipeline: Pipeline, ctx: BenchConte
     currency: string;
   }>(
     `SELECT m.security_id, to_char(m.price_date, 'YYYY-MM-DD') AS price_date, m.price::text, m.currency
-       FROM market_prices m JOIN instruments i USING (security_id) WHERE ${unpriced.replace('$3', '$1')}`,
-    [DATASET.unpricedSecurities],
+       FROM market_prices m WHERE m.security_id = ANY ($1::text[])`,
+    [unpriced.map((i) => i.securityId)],
   );
   await publish(
     ctx.kafka,

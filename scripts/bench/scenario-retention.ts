@@ -6,7 +6,8 @@ import { cycleLimitsFor } from '../../apps/scheduler/src/cycle/cycle-limits';
 import { metricValue } from '../lib/managed-process';
 import { heading, say } from '../lib/terminal';
 import { type BenchContext, connect, fmt, freshBenchDb, runningOn } from './bench-context';
-import { addDays, loadDataset, START } from './dataset';
+import { addDays } from '../lib/seed';
+import { jobKeys, loadDataset, START } from './dataset';
 import { progress } from './measures';
 import { Pipeline } from './pipeline';
 import { capture } from './profiling/captured-sql';
@@ -75,8 +76,7 @@ export async function retentionScenario(ctx: BenchContext): Promise<ScenarioResu
     await loadDataset(db, DRAIN_DATASET);
     await pipeline.start(2);
     await producer.connect();
-    const jobs = new RealtimeStream(streamDb, REALTIME_PER_SECOND, DRAIN_DATASET.days, START);
-    await jobs.prepare();
+    const jobs = new RealtimeStream(streamDb, REALTIME_PER_SECOND, jobKeys(DRAIN_DATASET));
     const prices = new PriceStream(
       streamDb,
       producer,

@@ -1,10 +1,12 @@
 import type { Client } from 'pg';
 import { metricValue } from '../lib/managed-process';
 import { heading, say } from '../lib/terminal';
+import { addDays, daysFrom, type InstrumentRow, numbered, seedBook } from '../lib/seed';
 import { type BenchContext, dbNow, fmt, freshBenchDb } from './bench-context';
-import { addDays, CURRENCIES, horizon, insertPrices, insertRates, START } from './dataset';
+import { backfilled, FIRST_CLOSE, horizon, type PositionKey, START } from './dataset';
 import { type BackoffCheck, checkBackoff, installJobHistory } from './job-history';
 import { publish } from './kafka-probe';
+import { closes, CURRENCIES, rates } from './market-data';
 import { progress, seconds } from './measures';
 import { Pipeline } from './pipeline';
 import { mdTable, type ScenarioResult } from './results';
@@ -15,39 +17,31 @@ const SEK_INSTRUMENTS = 20;
 
 /**
  * USD portfolios R000001… each holding one of 20 instruments in SEK, for which there is no FX rate
- * at all: every job misses SEK→USD (and USD→SEK), nothing else.
+ * at all: every job misses SEK→USD (and USD→SEK), nothing else. Returns the position keys.
  */
-async function loadStormDataset(db: Client, portfolios: number): Promise<void> {
+async function loadStormDataset(db: Client, portfolios: number): Promise<PositionKey[]> {
   const end = horizon({ days: DAYS });
-  await db.query('BEGIN');
-  await db.query(
-    `INSERT INTO business_dates (date) SELECT d::date FROM generate_series($1::date, $2::date, '1 day') d`,
-    [START, end],
-  );
-  await db.query(
-    `INSERT INTO portfolios SELECT 'R' || lpad(g::text, 6, '0'), 'USD' FROM generate_series(1, $1::int) g`,
-    [portfolios],
-  );
-  await db.query(
-    `INSERT INTO instruments SELECT 'K' || lpad(g::text, 3, '0'), 'SEK', 'Swedish equity ' || g, 'EQUITY'
-       FROM generate_series(1, $1::int) g`,
-    [SEK_INSTRUMENTS],
-  );
-  await insertPrices(db, addDays(START, -5), end, `i.currency = 'SEK'`);
-  await insertRates(db, [...CURRENCIES], addDays(START, -5), end);
-  await db.query(
-    `INSERT INTO position_history (portfolio_id, security_id, position_date, quantity, cost_basis, cost_basis_local)
-     SELECT 'R' || lpad(g::text, 6, '0'), 'K' || lpad((1 + g % $2::int)::text, 3, '0'), $3::date, 100, 950, 10000
-       FROM generate_series(1, $1::int) g`,
-    [portfolios, SEK_INSTRUMENTS, START],
-  );
-  await db.query(
-    `INSERT INTO position_state (portfolio_id, security_id, epoch, watermark_date, backfilled_epoch, backfilled_through)
-     SELECT portfolio_id, security_id, 0, $1::date - 1, 0, $2::date FROM position_history`,
-    [START, end],
-  );
-  await db.query('COMMIT');
+  const sek: InstrumentRow[] = Array.from({ length: SEK_INSTRUMENTS }, (_, i) => ({
+    securityId: numbered('K', i + 1, 3),
+    currency: 'SEK',
+    name: `Swedish equity ${i + 1}`,
+    productType: 'EQUITY',
+  }));
+  const keys = Array.from({ length: portfolios }, (_, i) => ({
+    portfolioId: numbered('R', i + 1, 6),
+    securityId: numbered('K', 1 + ((i + 1) % SEK_INSTRUMENTS), 3),
+  }));
+  await seedBook(db, {
+    businessDates: daysFrom(START, end).map((date) => ({ date })),
+    portfolios: keys.map(({ portfolioId }) => ({ portfolioId, baseCurrency: 'USD' })),
+    instruments: sek,
+    prices: await closes(db, sek, FIRST_CLOSE, end),
+    fxRates: rates(CURRENCIES, FIRST_CLOSE, end),
+    positions: keys.map((k) => ({ ...k, date: START, quantity: 100, costBasis: 950, costBasisLocal: 10000 })),
+    positionStates: backfilled(keys, end),
+  });
   await db.query('ANALYZE');
+  return keys;
 }
 
 /**
@@ -67,14 +61,12 @@ export async function retryStormScenario(ctx: BenchContext): Promise<ScenarioRes
     VALUATION_RETRY_BACKOFF_MULTIPLIER: '1',
   });
   try {
-    await loadStormDataset(db, jobs / DAYS);
+    const keys = await loadStormDataset(db, jobs / DAYS);
     await installJobHistory(db);
     await pipeline.start(2);
-    await db.query(
-      `INSERT INTO portfolio_valuation_jobs (portfolio_id, security_id, valuation_date)
-       SELECT ps.portfolio_id, ps.security_id, $1::date + d FROM position_state ps, generate_series(0, $2::int - 1) d`,
-      [START, DAYS],
-    );
+    await seedBook(db, {
+      jobs: daysFrom(START, horizon({ days: DAYS })).flatMap((date) => keys.map((k) => ({ ...k, date }))),
+    });
     const attempts = async () => {
       const { rows } = await db.query<{ n: number }>(
         `SELECT COALESCE(sum(attempt_count), 0)::int AS n FROM portfolio_valuation_jobs`,
@@ -95,7 +87,7 @@ export async function retryStormScenario(ctx: BenchContext): Promise<ScenarioRes
     });
 
     // As upstream does: persist the rate (dated before every job), then publish fx_rate_persisted.
-    await db.query(`INSERT INTO fx_rates VALUES ('SEK', 'USD', $1, 0.0950000000)`, [addDays(START, -5)]);
+    await seedBook(db, { fxRates: [{ from: 'SEK', to: 'USD', date: FIRST_CLOSE, rate: '0.0950000000' }] });
     const arrivedAt = await dbNow(db);
     await publish(ctx.kafka, pipeline.topics.KAFKA_TOPIC_FX_RATE_PERSISTED, [
       {

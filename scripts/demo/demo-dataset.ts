@@ -1,5 +1,6 @@
 import type { Client } from 'pg';
 import { Dec } from '@app/valuation';
+import { type PriceRow, seedBook } from '../lib/seed';
 
 /**
  * A small, realistic book: three portfolios (USD, EUR, USD) holding equities in USD, EUR, GBP and CHF
@@ -111,41 +112,40 @@ const isLateFx = (from: string, to: string) => LATE_FX_PAIRS.some(([f, t]) => f 
 const isLatePrice = (security: string, date: string) =>
   security === LATE_PRICE_SECURITY || (security === ETF && date === BACKDATED_ETF_DATE);
 
+/** The demo's rows as the seeding module takes them (the story keeps its own shape for the payloads). */
+export const asPriceRows = (prices: ReturnType<typeof priceRows>): PriceRow[] =>
+  prices.map(({ security, ...p }) => ({ securityId: security, ...p }));
+
+/** The whole book but what arrives late, in one statement. */
 export async function loadDataset(db: Client): Promise<void> {
-  await db.query('BEGIN');
-  for (const date of businessDates()) await db.query(`INSERT INTO business_dates (date) VALUES ($1)`, [date]);
-  for (const [id, ccy] of PORTFOLIOS) await db.query(`INSERT INTO portfolios VALUES ($1, $2)`, [id, ccy]);
-  for (const [id, ccy, name, type] of INSTRUMENTS) {
-    await db.query(`INSERT INTO instruments VALUES ($1, $2, $3, $4)`, [id, ccy, name, type]);
-  }
-  for (const p of priceRows().filter((p) => !isLatePrice(p.security, p.date))) {
-    await db.query(`INSERT INTO market_prices VALUES ($1, $2, $3, $4)`, [
-      p.security,
-      p.date,
-      p.price,
-      p.currency,
-    ]);
-  }
-  for (const r of fxRows().filter((r) => !isLateFx(r.from, r.to))) {
-    await db.query(`INSERT INTO fx_rates VALUES ($1, $2, $3, $4)`, [r.from, r.to, r.date, r.rate]);
-  }
-  for (const [portfolio, security, quantity] of HOLDINGS) {
-    // Bought a little below the first price; cost in the instrument's currency and in the portfolio's.
-    const [, instrumentCcy, , , first] = INSTRUMENTS.find(([id]) => id === security)!;
-    const baseCcy = PORTFOLIOS.find(([id]) => id === portfolio)![1];
-    const costLocal = new Dec(quantity).times(first).times('0.95');
-    const cost = costLocal.times(firstDayRate(instrumentCcy, baseCcy));
-    await db.query(
-      `INSERT INTO position_history (portfolio_id, security_id, position_date, quantity, cost_basis, cost_basis_local)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [portfolio, security, START, quantity, cost.toFixed(10), costLocal.toFixed(10)],
-    );
-    await db.query(`INSERT INTO position_state (portfolio_id, security_id) VALUES ($1, $2)`, [
-      portfolio,
-      security,
-    ]);
-  }
-  await db.query('COMMIT');
+  await seedBook(db, {
+    businessDates: businessDates().map((date) => ({ date })),
+    portfolios: PORTFOLIOS.map(([portfolioId, baseCurrency]) => ({ portfolioId, baseCurrency })),
+    instruments: INSTRUMENTS.map(([securityId, currency, name, productType]) => ({
+      securityId,
+      currency,
+      name,
+      productType,
+    })),
+    prices: asPriceRows(priceRows().filter((p) => !isLatePrice(p.security, p.date))),
+    fxRates: fxRows().filter((r) => !isLateFx(r.from, r.to)),
+    positions: HOLDINGS.map(([portfolio, security, quantity]) => {
+      // Bought a little below the first price; cost in the instrument's currency and in the portfolio's.
+      const [, instrumentCcy, , , first] = INSTRUMENTS.find(([id]) => id === security)!;
+      const baseCcy = PORTFOLIOS.find(([id]) => id === portfolio)![1];
+      const costLocal = new Dec(quantity).times(first).times('0.95');
+      const cost = costLocal.times(firstDayRate(instrumentCcy, baseCcy));
+      return {
+        portfolioId: portfolio,
+        securityId: security,
+        date: START,
+        quantity,
+        costBasis: cost.toFixed(10),
+        costBasisLocal: costLocal.toFixed(10),
+      };
+    }),
+    positionStates: HOLDINGS.map(([portfolioId, securityId]) => ({ portfolioId, securityId })),
+  });
 }
 
 export const lateFxRows = () => fxRows().filter((r) => isLateFx(r.from, r.to));

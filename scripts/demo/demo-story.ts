@@ -2,8 +2,10 @@ import type { Producer } from 'kafkajs';
 import { JOB_STATUSES, type JobStatus } from '@app/valuation';
 import type { Client } from 'pg';
 import { ManagedProcess, metricValue } from '../lib/managed-process';
+import { seedBook } from '../lib/seed';
 import { bar, dim, green, heading, liveLine, say, table, yellow } from '../lib/terminal';
 import {
+  asPriceRows,
   BACKDATED_ETF_DATE,
   backdatedEtfPrice,
   ETF,
@@ -59,8 +61,7 @@ export class DemoStory {
     heading('The late FX rates arrive (USD/CHF and EUR/CHF), published as fx_rate_persisted');
     const fx = lateFxRows();
     await this.healTimed(async () => {
-      for (const r of fx)
-        await this.db.query(`INSERT INTO fx_rates VALUES ($1, $2, $3, $4)`, [r.from, r.to, r.date, r.rate]);
+      await seedBook(this.db, { fxRates: fx });
       await this.producer.send({
         topic: this.env.KAFKA_TOPIC_FX_RATE_PERSISTED,
         messages: fx.map((r) => ({
@@ -169,14 +170,7 @@ export class DemoStory {
 
   /** As an upstream price service does: persist the prices, then publish market_price_persisted. */
   private async publishPrices(prices: ReturnType<typeof latePriceRows>): Promise<void> {
-    for (const p of prices) {
-      await this.db.query(`INSERT INTO market_prices VALUES ($1, $2, $3, $4)`, [
-        p.security,
-        p.date,
-        p.price,
-        p.currency,
-      ]);
-    }
+    await seedBook(this.db, { prices: asPriceRows(prices) });
     await this.producer.send({
       topic: this.env.KAFKA_TOPIC_MARKET_PRICE_PERSISTED,
       messages: prices.map((p) => ({

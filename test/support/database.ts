@@ -1,4 +1,7 @@
 import { Client } from 'pg';
+import { type PositionRow, seedBook, seedJobIds } from '../../scripts/lib/seed';
+
+export type { PositionRow };
 
 /** Tables the specs reset between cases (everything except the migrations bookkeeping). */
 const TABLES = [
@@ -35,62 +38,26 @@ export async function resetTables(db: Client): Promise<void> {
   await db.query(`TRUNCATE ${TABLES.join(', ')} RESTART IDENTITY`);
 }
 
-export interface PositionRow {
-  portfolioId: string;
-  securityId: string;
-  date: string;
-  quantity: string;
-  costBasis: string;
-  costBasisLocal: string;
-  epoch?: number;
-}
-
-/** Small, explicit arrangers: each writes rows exactly as an upstream service would. */
+/** Small, explicit arrangers of one row each, on the seeding module (scripts/lib/seed.ts). */
 export const seed = {
   portfolio: (db: Client, portfolioId: string, baseCurrency: string) =>
-    db.query('INSERT INTO portfolios (portfolio_id, base_currency) VALUES ($1, $2)', [
-      portfolioId,
-      baseCurrency,
-    ]),
+    seedBook(db, { portfolios: [{ portfolioId, baseCurrency }] }),
   instrument: (db: Client, securityId: string, currency: string, productType: string | null = null) =>
-    db.query('INSERT INTO instruments (security_id, currency, product_type) VALUES ($1, $2, $3)', [
-      securityId,
-      currency,
-      productType,
-    ]),
+    seedBook(db, { instruments: [{ securityId, currency, productType }] }),
   price: (db: Client, securityId: string, date: string, price: string, currency: string) =>
-    db.query('INSERT INTO market_prices (security_id, price_date, price, currency) VALUES ($1, $2, $3, $4)', [
-      securityId,
-      date,
-      price,
-      currency,
-    ]),
+    seedBook(db, { prices: [{ securityId, date, price, currency }] }),
   fx: (db: Client, from: string, to: string, date: string, rate: string) =>
-    db.query('INSERT INTO fx_rates (from_currency, to_currency, rate_date, rate) VALUES ($1, $2, $3, $4)', [
-      from,
-      to,
-      date,
-      rate,
-    ]),
+    seedBook(db, { fxRates: [{ from, to, date, rate }] }),
   businessDate: (db: Client, date: string, calendar = 'GLOBAL') =>
-    db.query('INSERT INTO business_dates (calendar_code, date) VALUES ($1, $2)', [calendar, date]),
-  position: (db: Client, p: PositionRow) =>
-    db.query(
-      `INSERT INTO position_history (portfolio_id, security_id, position_date, epoch, quantity, cost_basis, cost_basis_local)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [p.portfolioId, p.securityId, p.date, p.epoch ?? 0, p.quantity, p.costBasis, p.costBasisLocal],
-    ),
+    seedBook(db, { businessDates: [{ calendarCode: calendar, date }] }),
+  position: (db: Client, p: PositionRow) => seedBook(db, { positions: [{ ...p, epoch: p.epoch ?? 0 }] }),
   positionState: (
     db: Client,
     portfolioId: string,
     securityId: string,
     epoch = 0,
     watermark: string | null = null,
-  ) =>
-    db.query(
-      'INSERT INTO position_state (portfolio_id, security_id, epoch, watermark_date) VALUES ($1, $2, $3, $4)',
-      [portfolioId, securityId, epoch, watermark],
-    ),
+  ) => seedBook(db, { positionStates: [{ portfolioId, securityId, epoch, watermarkDate: watermark }] }),
   /** A job as an upstream writer inserts it: status PENDING, every other column left to its default. */
   job: async (
     db: Client,
@@ -99,12 +66,8 @@ export const seed = {
     date: string,
     epoch = 0,
   ): Promise<string> => {
-    const { rows } = await db.query<{ id: string }>(
-      `INSERT INTO portfolio_valuation_jobs (portfolio_id, security_id, valuation_date, epoch, status)
-       VALUES ($1, $2, $3, $4, 'PENDING') RETURNING id::text`,
-      [portfolioId, securityId, date, epoch],
-    );
-    return rows[0].id;
+    const [id] = await seedJobIds(db, [{ portfolioId, securityId, date, epoch, status: 'PENDING' }]);
+    return id;
   },
 };
 

@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Client } from 'pg';
 import type { AppConfig } from '@app/config';
+import { seedBook } from '../../../scripts/lib/seed';
 import { connectTestDb, resetTables } from '../../../test/support/database';
 import { isolatedKafkaEnv } from '../../../test/support/kafka';
 import { SchedulerCycleService } from '../src/cycle/scheduler-cycle.service';
@@ -28,16 +29,20 @@ describe('fan-out of a widely held security', () => {
     });
     app = await startScheduler(config);
     cycle = app.get(SchedulerCycleService);
-    await db.query(
-      `INSERT INTO portfolio_valuation_jobs (portfolio_id, security_id, valuation_date, status, attempt_count)
-       SELECT 'P' || g, 'ETF', DATE '2025-01-10', 'COMPLETE', 1 FROM generate_series(1, $1) AS g`,
-      [POSITIONS],
-    );
-    await db.query(
-      `INSERT INTO portfolio_valuation_jobs (portfolio_id, security_id, valuation_date)
-       SELECT 'Q' || g, 'OTHER', DATE '2025-01-10' FROM generate_series(1, 300) AS g`,
-    );
-    await db.query(`INSERT INTO market_prices VALUES ('ETF', '2025-01-10', 101, 'USD')`);
+    const held = (prefix: string, securityId: string, n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        portfolioId: `${prefix}${i + 1}`,
+        securityId,
+        date: '2025-01-10',
+      }));
+    // The holders' jobs first (ids 1…100,000), then 300 due jobs of another security.
+    await seedBook(db, {
+      jobs: held('P', 'ETF', POSITIONS).map((j) => ({ ...j, status: 'COMPLETE', attemptCount: 1 })),
+    });
+    await seedBook(db, {
+      jobs: held('Q', 'OTHER', 300),
+      prices: [{ securityId: 'ETF', date: '2025-01-10', price: 101, currency: 'USD' }],
+    });
     await db.query(
       `INSERT INTO valuation_triggers (kind, security_id, effective_date) VALUES ('PRICE', 'ETF', '2025-01-10')`,
     );

@@ -1,4 +1,12 @@
 import type { Pool } from 'pg';
+import {
+  addDays,
+  decimal,
+  type FxRateRow,
+  numbered,
+  type PositionRow,
+  seedBook,
+} from '../../../scripts/lib/seed';
 
 /**
  * A book of `portfolios` × `holdings` positions valued over `days` consecutive business dates, one
@@ -22,44 +30,14 @@ export interface DatasetSpec {
 
 export const DEFAULT_START = '2024-06-03';
 
-/** One statement of data-modifying CTEs: reference data, positions, position state and jobs. */
-const SEED_SQL = `
-  WITH p AS (SELECT n, $7 || 'PF' || lpad(n::text, 5, '0') AS portfolio_id,
-                    CASE WHEN n % 3 = 0 THEN 'EUR' ELSE 'USD' END AS base_currency
-               FROM generate_series(1, $1::int) n),
-  s AS (SELECT n, $7 || 'SEC' || lpad(n::text, 4, '0') AS security_id,
-               (ARRAY['USD', 'EUR', 'GBP'])[1 + n % 3] AS currency
-          FROM generate_series(1, $3::int) n),
-  d AS (SELECT i, $5::date + i AS day FROM generate_series(0, $4::int - 1) i),
-  h AS (SELECT p.n AS pn, p.portfolio_id, s.n AS sn, s.security_id
-          FROM p CROSS JOIN generate_series(0, $2::int - 1) k
-          JOIN s ON s.n = 1 + (p.n * 7 + k) % $3::int),
-  ins_p AS (INSERT INTO portfolios (portfolio_id, base_currency)
-            SELECT portfolio_id, base_currency FROM p RETURNING 1),
-  ins_s AS (INSERT INTO instruments (security_id, currency, name, product_type)
-            SELECT security_id, currency, 'Fault suite security ' || n, 'EQUITY' FROM s RETURNING 1),
-  ins_d AS (INSERT INTO business_dates (calendar_code, date)
-            SELECT 'GLOBAL', day FROM d ON CONFLICT DO NOTHING RETURNING 1),
-  ins_px AS (INSERT INTO market_prices (security_id, price_date, price, currency)
-             SELECT s.security_id, d.day, 100 + s.n + d.i * 0.25, s.currency
-               FROM s CROSS JOIN d WHERE $6::bool RETURNING 1),
-  ins_fx AS (INSERT INTO fx_rates (from_currency, to_currency, rate_date, rate)
-             SELECT f, t, d.day, r + d.i * 0.001
-               FROM (VALUES ('EUR', 'USD', 1.0800), ('GBP', 'USD', 1.2650),
-                            ('USD', 'EUR', 0.9250), ('GBP', 'EUR', 1.1700)) AS fx(f, t, r)
-              CROSS JOIN d
-             ON CONFLICT DO NOTHING RETURNING 1),
-  ins_h AS (INSERT INTO position_history
-              (portfolio_id, security_id, position_date, epoch, quantity, cost_basis, cost_basis_local)
-            SELECT portfolio_id, security_id, $5::date, 0, 10 + (pn * 7 + sn) % 90,
-                   (10 + (pn * 7 + sn) % 90) * 101.5, (10 + (pn * 7 + sn) % 90) * 95.25
-              FROM h RETURNING 1),
-  ins_ps AS (INSERT INTO position_state (portfolio_id, security_id)
-             SELECT portfolio_id, security_id FROM h RETURNING 1),
-  ins_j AS (INSERT INTO portfolio_valuation_jobs (portfolio_id, security_id, valuation_date, epoch, status)
-            SELECT h.portfolio_id, h.security_id, d.day, 0, 'PENDING' FROM h CROSS JOIN d RETURNING 1)
-  SELECT (SELECT count(*) FROM ins_j)::int AS jobs, (SELECT count(*) FROM ins_h)::int AS positions,
-         (SELECT count(*) FROM ins_px)::int AS prices, (SELECT count(*) FROM ins_fx)::int AS rates`;
+/** Direct rates in ten-thousandths on the first day; each later day adds 0.001. */
+const FX: [from: string, to: string, rate: number][] = [
+  ['EUR', 'USD', 10_800],
+  ['GBP', 'USD', 12_650],
+  ['USD', 'EUR', 9_250],
+  ['GBP', 'EUR', 11_700],
+];
+const CURRENCIES = ['USD', 'EUR', 'GBP'];
 
 export interface SeededDataset {
   jobs: number;
@@ -70,23 +48,90 @@ export interface SeededDataset {
   horizon: string;
 }
 
+/**
+ * Seeds the book in one statement. Business dates and FX rates are shared by every dataset of a run
+ * (a second, prefixed dataset finds them there), so those two skip what exists; `rates` counts only
+ * the rates this call added.
+ */
 export async function seedDataset(db: Pool, spec: DatasetSpec): Promise<SeededDataset> {
   if (spec.holdings > spec.securities) throw new Error('a portfolio cannot hold more securities than exist');
   const start = spec.start ?? DEFAULT_START;
-  const { rows } = await db.query<Omit<SeededDataset, 'start' | 'horizon'>>(SEED_SQL, [
-    spec.portfolios,
-    spec.holdings,
-    spec.securities,
-    spec.days,
+  const prefix = spec.prefix ?? '';
+  const days = Array.from({ length: spec.days }, (_, i) => addDays(start, i));
+  const security = (n: number) => ({
+    id: numbered(`${prefix}SEC`, n, 4),
+    currency: CURRENCIES[n % 3],
+  });
+  const securities = Array.from({ length: spec.securities }, (_, i) => security(i + 1));
+  const portfolios = Array.from({ length: spec.portfolios }, (_, i) => i + 1);
+  const portfolioId = (p: number) => numbered(`${prefix}PF`, p, 5);
+  // Holding k of every portfolio, k by k; jobs day by day: the order of ids the SQL this replaced got
+  // from the planner at the suite's sizes (the jobs claimed first are the same).
+  const positions: PositionRow[] = Array.from({ length: spec.holdings }, (_, k) => k).flatMap((k) =>
+    portfolios.map((p) => {
+      const s = 1 + ((p * 7 + k) % spec.securities);
+      const q = 10 + ((p * 7 + s) % 90);
+      return {
+        portfolioId: portfolioId(p),
+        securityId: security(s).id,
+        date: start,
+        epoch: 0,
+        quantity: q,
+        costBasis: decimal(q * 1015, 1),
+        costBasisLocal: decimal(q * 9525, 2),
+      };
+    }),
+  );
+  const fxRates: FxRateRow[] = days.flatMap((date, i) =>
+    FX.map(([from, to, rate]) => ({ from, to, date, rate: decimal(rate + i * 10, 4) })),
+  );
+  const counts = await seedBook(
+    db,
+    {
+      portfolios: portfolios.map((p) => ({
+        portfolioId: portfolioId(p),
+        baseCurrency: p % 3 === 0 ? 'EUR' : 'USD',
+      })),
+      instruments: securities.map((s, i) => ({
+        securityId: s.id,
+        currency: s.currency,
+        name: `Fault suite security ${i + 1}`,
+        productType: 'EQUITY',
+      })),
+      businessDates: days.map((date) => ({ calendarCode: 'GLOBAL', date })),
+      // 100 + n + 0.25 a day, in cents.
+      prices:
+        (spec.priced ?? true)
+          ? securities.flatMap((s, n) =>
+              days.map((date, i) => ({
+                securityId: s.id,
+                date,
+                price: decimal((101 + n) * 100 + i * 25, 2),
+                currency: s.currency,
+              })),
+            )
+          : [],
+      fxRates,
+      positions,
+      positionStates: positions.map(({ portfolioId, securityId }) => ({ portfolioId, securityId })),
+      jobs: days.flatMap((date) =>
+        positions.map(({ portfolioId, securityId }) => ({
+          portfolioId,
+          securityId,
+          date,
+          epoch: 0,
+          status: 'PENDING' as const,
+        })),
+      ),
+    },
+    { skipExisting: ['businessDates', 'fxRates'] },
+  );
+  return {
+    jobs: counts.jobs,
+    positions: counts.positions,
+    prices: counts.prices,
+    rates: counts.fxRates,
     start,
-    spec.priced ?? true,
-    spec.prefix ?? '',
-  ]);
-  return { ...rows[0], start, horizon: addDays(start, spec.days - 1) };
-}
-
-export function addDays(date: string, days: number): string {
-  const d = new Date(`${date}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10);
+    horizon: addDays(start, spec.days - 1),
+  };
 }

@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import type { AppConfig } from '@app/config';
 import { EventPublisher } from '@app/messaging';
 import { JobClaimsRepository } from '@app/persistence';
+import { addDays, fromNow, type JobRow, seedBook } from '../../../../scripts/lib/seed';
 import { connectTestDb, eventually, resetTables, seed } from '../../../../test/support/database';
 import { isolatedKafkaEnv } from '../../../../test/support/kafka';
 import { schedulerConfig, startScheduler, testConsumer } from '../../test/scheduler-testing';
@@ -116,12 +117,14 @@ describe('SchedulerCycleService: dispatch and gauges', () => {
   });
 
   it('claims through the due index, not a scan of the settled jobs', async () => {
-    await db.query(
-      `INSERT INTO portfolio_valuation_jobs (portfolio_id, security_id, valuation_date, status)
-       SELECT 'P' || (g % 500), 'S' || (g / 500), DATE '2020-01-01' + (g % 1000), 'COMPLETE'
-         FROM generate_series(1, 50000) AS g
-       ON CONFLICT DO NOTHING`,
-    );
+    await seedBook(db, {
+      jobs: Array.from({ length: 50_000 }, (_, i) => ({
+        portfolioId: `P${(i + 1) % 500}`,
+        securityId: `S${Math.floor((i + 1) / 500)}`,
+        date: addDays('2020-01-01', (i + 1) % 1000),
+        status: 'COMPLETE',
+      })),
+    });
     for (let d = 1; d <= 5; d++) await seed.job(db, 'PX', 'SX', `2025-03-0${d}`);
     await db.query('ANALYZE portfolio_valuation_jobs');
     const ds = app.get(DataSource);
@@ -163,18 +166,29 @@ describe('SchedulerCycleService: dispatch and gauges', () => {
   });
 
   it('refreshes the gauges from the table', async () => {
-    const job = (date: string, status: string, attempts: number, due: string) =>
-      db.query(
-        `INSERT INTO portfolio_valuation_jobs (portfolio_id, security_id, valuation_date, status, attempt_count, next_attempt_at)
-         VALUES ('P1', 'S1', $1, $2, $3, now() + $4::interval)`,
-        [date, status, attempts, due],
-      );
-    await job('2025-01-01', 'PENDING', 6, '-60 seconds');
-    await job('2025-01-02', 'PENDING', 5, '-10 seconds');
-    await job('2025-01-03', 'PENDING', 9, '1 hour'); // not due yet
-    await job('2025-01-04', 'PROCESSING', 11, '0 seconds');
-    await job('2025-01-05', 'FAILED', 20, '0 seconds');
-    await job('2025-01-06', 'COMPLETE', 30, '0 seconds');
+    const job = (
+      date: string,
+      status: JobRow['status'],
+      attemptCount: number,
+      dueInSeconds: number,
+    ): JobRow => ({
+      portfolioId: 'P1',
+      securityId: 'S1',
+      date,
+      status,
+      attemptCount,
+      nextAttemptAt: fromNow(dueInSeconds),
+    });
+    await seedBook(db, {
+      jobs: [
+        job('2025-01-01', 'PENDING', 6, -60),
+        job('2025-01-02', 'PENDING', 5, -10),
+        job('2025-01-03', 'PENDING', 9, 3600), // not due yet
+        job('2025-01-04', 'PROCESSING', 11, 0),
+        job('2025-01-05', 'FAILED', 20, 0),
+        job('2025-01-06', 'COMPLETE', 30, 0),
+      ],
+    });
 
     await cycle.refreshGauges();
 

@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Client } from 'pg';
+import { fromNow, type JobRow, seedJobIds } from '../../../../scripts/lib/seed';
 import { connectTestDb, resetTables, seed } from '../../../../test/support/database';
 import { isolatedKafkaEnv } from '../../../../test/support/kafka';
 import { schedulerConfig, startScheduler } from '../../test/scheduler-testing';
@@ -26,38 +27,32 @@ describe('SchedulerCycleService: fan-out of price and FX arrivals', () => {
   beforeEach(() => resetTables(db));
 
   interface JobSeed {
-    status?: string;
+    status?: JobRow['status'];
     attempts?: number;
     waitingOn?: string | null;
     epoch?: number;
     reason?: string | null;
   }
+  /** A job last written an hour ago; one waiting on data is due again in ten minutes. */
+  const row = (p: string, s: string, d: number, j: JobSeed): JobRow => ({
+    portfolioId: p,
+    securityId: s,
+    date: day(d),
+    epoch: j.epoch ?? 0,
+    status: j.status ?? 'COMPLETE',
+    attemptCount: j.attempts ?? 0,
+    waitingOn: j.waitingOn ?? null,
+    failureReason: j.reason ?? null,
+    nextAttemptAt: (j.waitingOn ?? null) === null ? null : fromNow(600),
+    updatedAt: fromNow(-3600),
+  });
   const job = async (p: string, s: string, d: number, j: JobSeed = {}): Promise<string> =>
-    (
-      await db.query(
-        `INSERT INTO portfolio_valuation_jobs
-           (portfolio_id, security_id, valuation_date, epoch, status, attempt_count, waiting_on, failure_reason,
-            next_attempt_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-                 CASE WHEN $7::text IS NOT NULL THEN now() + interval '10 minutes' END, now() - interval '1 hour')
-         RETURNING id::text`,
-        [
-          p,
-          s,
-          day(d),
-          j.epoch ?? 0,
-          j.status ?? 'COMPLETE',
-          j.attempts ?? 0,
-          j.waitingOn ?? null,
-          j.reason ?? null,
-        ],
-      )
-    ).rows[0].id;
-  const jobs = async (p: string, s: string, from: number, to: number, j: JobSeed = {}) => {
-    const ids: string[] = [];
-    for (let d = from; d <= to; d++) ids.push(await job(p, s, d, j));
-    return ids;
-  };
+    (await seedJobIds(db, [row(p, s, d, j)]))[0];
+  const jobs = (p: string, s: string, from: number, to: number, j: JobSeed = {}) =>
+    seedJobIds(
+      db,
+      Array.from({ length: to - from + 1 }, (_, i) => row(p, s, from + i, j)),
+    );
   const priceTrigger = async (s: string, d: number) =>
     (
       await db.query(

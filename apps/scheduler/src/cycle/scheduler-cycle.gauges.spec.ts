@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Client } from 'pg';
 import { register } from 'prom-client';
+import { addDays, type JobRow, seedBook } from '../../../../scripts/lib/seed';
 import { connectTestDb, resetTables, seed } from '../../../../test/support/database';
 import { isolatedKafkaEnv } from '../../../../test/support/kafka';
 import { schedulerConfig, startScheduler } from '../../test/scheduler-testing';
@@ -37,12 +38,16 @@ describe('SchedulerCycleService: gauges', () => {
       ).rows.map((r) => [r.status, r.n]),
     ]);
   /** `n` jobs of `status` for key (p, s), one per day from 2024-01-01 onwards. */
-  const jobs = (p: string, s: string, status: string, n: number, waitingOn: string | null = null) =>
-    db.query(
-      `INSERT INTO portfolio_valuation_jobs (portfolio_id, security_id, valuation_date, status, waiting_on)
-       SELECT $1, $2, date '2024-01-01' + g, $3, $5 FROM generate_series(0, $4 - 1) g`,
-      [p, s, status, n, waitingOn],
-    );
+  const jobs = (p: string, s: string, status: JobRow['status'], n: number, waitingOn: string | null = null) =>
+    seedBook(db, {
+      jobs: Array.from({ length: n }, (_, g) => ({
+        portfolioId: p,
+        securityId: s,
+        date: addDays('2024-01-01', g),
+        status,
+        waitingOn,
+      })),
+    });
 
   it('reports valuation_jobs exactly for every status after each cycle, however the rows moved', async () => {
     await jobs('P1', 'S1', 'PENDING', 63);

@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Client } from 'pg';
+import { type JobRow, seedBook } from '../../../../scripts/lib/seed';
 import { connectTestDb, resetTables, seed } from '../../../../test/support/database';
 import { isolatedKafkaEnv } from '../../../../test/support/kafka';
 import { schedulerConfig, startScheduler } from '../../test/scheduler-testing';
@@ -32,22 +33,29 @@ describe('SchedulerCycleService: watermarks', () => {
   /** A key as backfill leaves it, with upstream's status, and its jobs from day `from`, one per status. */
   async function key(
     p: string,
-    statuses: string[],
+    statuses: NonNullable<JobRow['status']>[],
     opts: { epoch?: number; backfilledThrough?: string; from?: number } = {},
   ) {
     const epoch = opts.epoch ?? 0;
-    await db.query(
-      `INSERT INTO position_state (portfolio_id, security_id, epoch, status, backfilled_epoch, backfilled_through)
-       VALUES ($1, 'S1', $2, 'REPROCESSING', $2, $3)`,
-      [p, epoch, opts.backfilledThrough ?? HORIZON],
-    );
-    for (const [i, status] of statuses.entries()) {
-      await db.query(
-        `INSERT INTO portfolio_valuation_jobs (portfolio_id, security_id, valuation_date, epoch, status)
-         VALUES ($1, 'S1', $2, $3, $4)`,
-        [p, day((opts.from ?? 5) + i), epoch, status],
-      );
-    }
+    await seedBook(db, {
+      positionStates: [
+        {
+          portfolioId: p,
+          securityId: 'S1',
+          epoch,
+          status: 'REPROCESSING',
+          backfilledEpoch: epoch,
+          backfilledThrough: opts.backfilledThrough ?? HORIZON,
+        },
+      ],
+      jobs: statuses.map((status, i) => ({
+        portfolioId: p,
+        securityId: 'S1',
+        date: day((opts.from ?? 5) + i),
+        epoch,
+        status,
+      })),
+    });
   }
   const states = async () =>
     Object.fromEntries(
@@ -87,11 +95,9 @@ describe('SchedulerCycleService: watermarks', () => {
 
   it('looks only at the jobs of the current epoch, and not at keys whose epoch is not backfilled yet', async () => {
     await key('A', ['COMPLETE', 'COMPLETE'], { epoch: 1, from: 9 });
-    await db.query(
-      `INSERT INTO portfolio_valuation_jobs (portfolio_id, security_id, valuation_date, epoch, status)
-       VALUES ('A', 'S1', $1, 0, 'PENDING')`,
-      [day(9)],
-    );
+    await seedBook(db, {
+      jobs: [{ portfolioId: 'A', securityId: 'S1', date: day(9), epoch: 0, status: 'PENDING' }],
+    });
     await key('B', ['COMPLETE', 'COMPLETE'], { from: 9 });
     await db.query(`UPDATE position_state SET epoch = 1 WHERE portfolio_id = 'B'`); // rewritten, not backfilled
 

@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import type { Client } from 'pg';
+import { fromNow, type JobRow, seedJobIds } from '../../../../scripts/lib/seed';
 import { connectTestDb, resetTables } from '../../../../test/support/database';
 import { isolatedKafkaEnv } from '../../../../test/support/kafka';
 import { bearer, schedulerConfig, startScheduler } from '../../test/scheduler-testing';
@@ -24,23 +25,26 @@ describe('JobsController', () => {
   });
   beforeEach(async () => {
     await resetTables(db);
-    const rows: [string, string, string, string, number][] = [
+    const rows: [string, string, string, JobRow['status'], number][] = [
       ['a', 'P1', 'S1', 'PENDING', 0],
       ['b', 'P1', 'S2', 'FAILED', 7],
       ['c', 'P2', 'S1', 'PENDING', 6],
       ['d', 'P2', 'S2', 'COMPLETE', 1],
       ['e', 'P1', 'S1', 'PROCESSING', 3],
     ];
-    for (const [i, [name, p, s, status, attempts]] of rows.entries()) {
-      const { rows: r } = await db.query(
-        `INSERT INTO portfolio_valuation_jobs (portfolio_id, security_id, valuation_date, status, attempt_count,
-                                               next_attempt_at, failure_reason)
-         VALUES ($1, $2, $3, $4, $5, now() + interval '1 hour', CASE WHEN $5 > 0 THEN 'no price' END)
-         RETURNING id::text`,
-        [p, s, `2025-01-0${i + 1}`, status, attempts],
-      );
-      ids[name] = r[0].id;
-    }
+    const seeded = await seedJobIds(
+      db,
+      rows.map(([, p, s, status, attempts], i) => ({
+        portfolioId: p,
+        securityId: s,
+        date: `2025-01-0${i + 1}`,
+        status,
+        attemptCount: attempts,
+        nextAttemptAt: fromNow(3600),
+        failureReason: attempts > 0 ? 'no price' : null,
+      })),
+    );
+    for (const [i, [name]] of rows.entries()) ids[name] = seeded[i];
   });
 
   /** A response body: a page of jobs, a job, or an error (`{"error": ...}`, contract §9). */

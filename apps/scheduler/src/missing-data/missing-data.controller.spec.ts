@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { AdminStatementLimit, MissingDataRepository } from '@app/persistence';
+import { addDays, fromNow, type JobRow, seedBook } from '../../../../scripts/lib/seed';
 import { connectTestDb, resetTables } from '../../../../test/support/database';
 import { isolatedKafkaEnv } from '../../../../test/support/kafka';
 import { bearer, schedulerConfig, startScheduler } from '../../test/scheduler-testing';
@@ -33,14 +34,22 @@ describe('MissingDataController', () => {
     waitingOn: string | null,
     attempts: number,
     createdAt: string,
-    status = 'PENDING',
+    status: JobRow['status'] = 'PENDING',
   ) =>
-    db.query(
-      `INSERT INTO portfolio_valuation_jobs (portfolio_id, security_id, valuation_date, status, attempt_count,
-                                             waiting_on, created_at, next_attempt_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, now() + interval '10 minutes')`,
-      [portfolio, security, date, status, attempts, waitingOn, createdAt],
-    );
+    seedBook(db, {
+      jobs: [
+        {
+          portfolioId: portfolio,
+          securityId: security,
+          date,
+          status,
+          attemptCount: attempts,
+          waitingOn,
+          createdAt,
+          nextAttemptAt: fromNow(600),
+        },
+      ],
+    });
   it('answers 200 with one entry per price or FX pair waited on, most jobs first', async () => {
     // PRICE:S1: three jobs; FX:EUR/USD: four jobs over two securities; PRICE:S2: one job.
     await job('P1', 'S1', '2025-01-03', 'PRICE:S1', 2, '2025-02-21T05:00:00Z');
@@ -108,11 +117,14 @@ describe('MissingDataController', () => {
   });
 
   it('reads the waiting jobs through the partial index, never the whole table', async () => {
-    await db.query(
-      `INSERT INTO portfolio_valuation_jobs (portfolio_id, security_id, valuation_date, status)
-       SELECT 'P' || (g % 50), 'S' || (g % 7), date '2020-01-01' + (g / 350), 'COMPLETE'
-         FROM generate_series(1, 20000) g`,
-    );
+    await seedBook(db, {
+      jobs: Array.from({ length: 20_000 }, (_, i) => ({
+        portfolioId: `P${(i + 1) % 50}`,
+        securityId: `S${(i + 1) % 7}`,
+        date: addDays('2020-01-01', Math.floor((i + 1) / 350)),
+        status: 'COMPLETE',
+      })),
+    });
     await job('P1', 'S1', '2025-01-01', 'PRICE:S1', 1, '2025-02-21T07:00:00Z');
     await db.query('ANALYZE portfolio_valuation_jobs');
     // The repository's own statement, captured by a stand-in DataSource, then explained for real.

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from 'pg';
+import { fromNow, type JobRow, seedJobIds } from '../../../../scripts/lib/seed';
 import { connectTestDb, resetTables, seed, testDatabaseUrl } from '../../../../test/support/database';
 import { isolatedKafkaEnv } from '../../../../test/support/kafka';
 import { bearer, schedulerConfig, startScheduler } from '../../test/scheduler-testing';
@@ -61,17 +62,28 @@ describe('revaluations', () => {
   const revaluationCount = async () =>
     Number((await db.query(`SELECT count(*) FROM valuation_revaluations`)).rows[0].count);
 
-  const job = async (p: string, s: string, d: number, status = 'COMPLETE', epoch = 0): Promise<string> =>
-    (
-      await db.query(
-        `INSERT INTO portfolio_valuation_jobs
-           (portfolio_id, security_id, valuation_date, epoch, status, attempt_count, next_attempt_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 2, CASE WHEN $5 = 'PENDING' THEN now() + interval '1 hour' END,
-                 now() - interval '1 hour')
-         RETURNING id::text`,
-        [p, s, day(d), epoch, status],
-      )
-    ).rows[0].id;
+  /** A job attempted twice, last written an hour ago; a PENDING one is due in an hour. */
+  const job = async (
+    p: string,
+    s: string,
+    d: number,
+    status: JobRow['status'] = 'COMPLETE',
+    epoch = 0,
+  ): Promise<string> => {
+    const [id] = await seedJobIds(db, [
+      {
+        portfolioId: p,
+        securityId: s,
+        date: day(d),
+        epoch,
+        status,
+        attemptCount: 2,
+        nextAttemptAt: status === 'PENDING' ? fromNow(3600) : null,
+        updatedAt: fromNow(-3600),
+      },
+    ]);
+    return id;
+  };
   /** "P1/S1@5#0 COMPLETE a2 due" for every job: key, epoch, status, attempts, due now or not. */
   const jobTable = async () =>
     (
