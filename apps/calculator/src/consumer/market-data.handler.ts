@@ -1,11 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { KafkaMessage } from 'kafkajs';
-import {
-  fxRatePersistedSchema,
-  InvalidMessageError,
-  marketPricePersistedSchema,
-  parseMessage,
-} from '@app/messaging';
+import { InvalidMessageError, parseFxRatePersisted, parseMarketPricePersisted } from '@app/messaging';
 import { ArrivalsRepository, FxArrival, PriceArrival, refusedValueReason } from '@app/persistence';
 import type { IncomingChunk } from '../transport/incoming-chunk';
 import { DeadLetterPublisher, Rejected } from './dead-letter.publisher';
@@ -24,14 +19,14 @@ export class MarketDataHandler {
 
   prices(chunk: IncomingChunk): Promise<void> {
     return this.handle(chunk, (value) => {
-      const m = parseMessage(marketPricePersistedSchema, value);
+      const m = parseMarketPricePersisted(value);
       return { price: { securityId: m.security_id, priceDate: m.price_date } };
     });
   }
 
   rates(chunk: IncomingChunk): Promise<void> {
     return this.handle(chunk, (value) => {
-      const m = parseMessage(fxRatePersistedSchema, value);
+      const m = parseFxRatePersisted(value);
       return { rate: { fromCurrency: m.from_currency, toCurrency: m.to_currency, rateDate: m.rate_date } };
     });
   }

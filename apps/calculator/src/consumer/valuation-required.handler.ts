@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { KafkaMessage } from 'kafkajs';
-import { InvalidMessageError, parseMessage, valuationRequiredSchema } from '@app/messaging';
+import { InvalidMessageError, parseValuationRequired } from '@app/messaging';
 import { refusedValueReason } from '@app/persistence';
 import { ValuationJobRepository, ValuationRequest } from '@app/valuation';
 import { CalculatorMetrics } from '../calculator.metrics';
@@ -26,7 +26,7 @@ export class ValuationRequiredHandler {
     const sources = new Map<ValuationRequest, KafkaMessage>();
     for (const message of messages) {
       try {
-        const m = parseMessage(valuationRequiredSchema, message.value);
+        const m = parseValuationRequired(message.value);
         const request: ValuationRequest = {
           key: {
             portfolioId: m.portfolio_id,
