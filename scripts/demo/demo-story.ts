@@ -1,4 +1,5 @@
 import type { Producer } from 'kafkajs';
+import { buildFxRatePersisted, buildMarketPricePersisted } from '@app/messaging';
 import { JOB_STATUSES, type JobStatus } from '@app/valuation';
 import type { Client } from 'pg';
 import { ManagedProcess, metricValue } from '../lib/managed-process';
@@ -64,15 +65,9 @@ export class DemoStory {
       await seedBook(this.db, { fxRates: fx });
       await this.producer.send({
         topic: this.env.KAFKA_TOPIC_FX_RATE_PERSISTED,
-        messages: fx.map((r) => ({
-          key: `${r.from}/${r.to}`,
-          value: JSON.stringify({
-            from_currency: r.from,
-            to_currency: r.to,
-            rate_date: r.date,
-            rate: r.rate,
-          }),
-        })),
+        messages: fx.map((r) =>
+          buildFxRatePersisted({ from_currency: r.from, to_currency: r.to, rate_date: r.date, rate: r.rate }),
+        ),
       });
     }, `security_id = 'NESN'`);
 
@@ -173,15 +168,14 @@ export class DemoStory {
     await seedBook(this.db, { prices: asPriceRows(prices) });
     await this.producer.send({
       topic: this.env.KAFKA_TOPIC_MARKET_PRICE_PERSISTED,
-      messages: prices.map((p) => ({
-        key: p.security,
-        value: JSON.stringify({
+      messages: prices.map((p) =>
+        buildMarketPricePersisted({
           security_id: p.security,
           price_date: p.date,
           price: p.price,
           currency: p.currency,
         }),
-      })),
+      ),
     });
   }
 
