@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Pool } from 'pg';
-import type { DeadLetter } from '@app/messaging';
+import { type DeadLetter, parseDeadLetter } from '@app/messaging';
 import { type AppName, ManagedProcess, metricValue, REPO_ROOT } from '../../../scripts/lib/managed-process';
 import { copyDatabase } from '../../../scripts/lib/infra';
 import { seedDataset, type DatasetSpec, type SeededDataset } from './dataset';
@@ -220,9 +220,7 @@ export class FaultScenario {
 
   /** Every letter of the scenario's DLQ, parsed. */
   async deadLetters(): Promise<DeadLetter[]> {
-    return (await this.kafka.readTopic(this.topics.dlq)).map(
-      (m) => JSON.parse(String(m.value)) as DeadLetter,
-    );
+    return (await this.kafka.readTopic(this.topics.dlq)).map((m) => parseDeadLetter(m.value));
   }
 
   /** `valuation_jobs_processed_total{outcome}` of a running calculator. */

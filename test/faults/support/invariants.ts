@@ -1,5 +1,10 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { Pool } from 'pg';
+import {
+  parseSnapshotPersisted,
+  snapshotPersistedSchema,
+  type SnapshotPersistedMessage,
+} from '@app/messaging';
 
 /**
  * THE INVARIANT CHECK every fault scenario ends with (contract §4: at-least-once delivery, effects once).
@@ -110,17 +115,8 @@ const OUTBOX_SQL = `
            WHERE (SELECT count(*) FROM valuation_outbox o WHERE (o.payload->>'id')::bigint = s.id) <> 1)::int
            AS not_one_event`;
 
-interface SnapshotEvent {
-  id: unknown;
-  portfolio_id: unknown;
-  security_id: unknown;
-  date: unknown;
-  epoch: unknown;
-  valuation_status: unknown;
-}
-
 /** The payload's identity, independent of key order and of how it was serialised. */
-export function eventIdentity(payload: SnapshotEvent): string {
+export function eventIdentity(payload: SnapshotPersistedMessage): string {
   const { id, portfolio_id, security_id, date, epoch, valuation_status } = payload;
   return JSON.stringify([String(id), portfolio_id, security_id, date, epoch, valuation_status]);
 }
@@ -145,13 +141,15 @@ export async function collectInvariants(
       OUTBOX_SQL,
     )
   ).rows[0];
-  const outboxPayloads = (await db.query<{ payload: SnapshotEvent }>(`SELECT payload FROM valuation_outbox`))
-    .rows;
+  // Every event, stored or published, must meet the contract: parsing throws on one that does not.
+  const outboxPayloads = (
+    await db.query<{ payload: unknown }>(`SELECT payload FROM valuation_outbox`)
+  ).rows.map((r) => ({ payload: snapshotPersistedSchema.parse(r.payload) }));
   // Read after the database: on a quiet system the topic then holds at least what the outbox does.
   const topicMessages = await readTopic();
 
   const inOutbox = countBy(outboxPayloads.map((r) => eventIdentity(r.payload)));
-  const topicPayloads = topicMessages.map((m) => JSON.parse(String(m.value)) as SnapshotEvent);
+  const topicPayloads = topicMessages.map((m) => parseSnapshotPersisted(m.value));
   const onTopic = countBy(topicPayloads.map(eventIdentity));
   let duplicates = 0;
   let missing = 0;
