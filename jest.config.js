@@ -30,12 +30,13 @@ const UNIT = [
   'apps/scheduler/src/operators/operator-token.store.spec.ts',
   'apps/scheduler/test/alert-rules.spec.ts',
   'test/{config-reference,dependency-rule,docker-compose}.spec.ts',
+  'scripts/bench/*.spec.ts',
 ];
 
 const shared = {
   testEnvironment: 'node',
   rootDir: '.',
-  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test'],
+  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test', '<rootDir>/scripts'],
   // The fault suite has its own config and runner (npm run test:faults).
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/faults/'],
   transform: { '^.+\\.ts$': swc },

@@ -17,6 +17,21 @@ import { Pipeline, type ProcessStats } from './pipeline';
 import { ActivitySampler, type ActivitySample } from './profiling/activity-sampler';
 import { cpuDelta, type CpuSample } from './profiling/cpu';
 import { type ProfileSummary, summarizeProfile } from './profiling/profile-summary';
+import {
+  describeRowVersions,
+  quietTableWrites,
+  rowVersionsPerJob,
+  type RowVersions,
+  sampleTableWrites,
+  STATS_QUIET_MS,
+} from './row-versions';
+
+/**
+ * The drain's row versions are read once the tables stayed unwritten for 11 s (longer than the 10 s a
+ * backend may hold its counters), the scheduler's leader lease aside: its renewals are per second,
+ * not per job. The bench itself writes nothing between the two samples.
+ */
+const QUIET = { quietMs: STATS_QUIET_MS, maxMs: 120_000, ignore: ['valuation_scheduler_leader'] } as const;
 
 export interface DrainOptions {
   name: string;
@@ -24,6 +39,8 @@ export interface DrainOptions {
   calculators: number;
   dataset: DatasetSpec;
   settings: Record<string, string>;
+  /** Also measure between these shares of the jobs settled (e.g. [0.1, 0.9]): ramp-up and tail left out. */
+  steady?: [from: number, to: number];
   /** Runs on the drained database while the pipeline still runs (e.g. the floor, late data). */
   afterDrain?: (db: Client, pipeline: Pipeline) => Promise<void>;
 }
@@ -45,6 +62,13 @@ export interface DrainRun {
   processes: ProcessStats[];
   /** CPU seconds per 1,000 jobs by component over the drain; `machine` is all of it, busy. */
   cpuPer1000Jobs: CpuSample;
+  /**
+   * Row versions (ins + upd) written per job, by table, from due until the tables went quiet (the
+   * relay's and the watermark step's tails included); the bench writes nothing in that window.
+   */
+  rowVersions: RowVersions;
+  /** With `steady`: throughput and CPU between those shares settled (null when the drain was too short). */
+  steady: SteadyWindow | null;
   /** Share of the machine's two cores busy during the drain. */
   machineBusy: number;
   /** With --profile: what the database's backends were busy with during the drain. */
@@ -53,6 +77,46 @@ export interface DrainRun {
   profiles: ProfileSummary[] | null;
   jobStatuses: Record<string, number>;
   snapshotStatuses: Record<string, number>;
+}
+
+export interface SteadyWindow {
+  /** The shares of the jobs settled at the window's ends (the marks: first poll at or past them). */
+  from: number;
+  to: number;
+  jobs: number;
+  seconds: number;
+  jobsPerSecond: number;
+  cpuPer1000Jobs: CpuSample;
+}
+
+/** A point of the drain: when, how many jobs settled by then, and the CPU counters then. */
+interface Mark {
+  at: number;
+  settled: number;
+  cpu: CpuSample;
+}
+
+/** CPU seconds per 1,000 jobs from a window's deltas (`machineIdle` is not a cost). */
+export const per1000 = (cpu: CpuSample, jobs: number): CpuSample =>
+  Object.fromEntries(
+    Object.entries(cpu)
+      .filter(([k]) => k !== 'machineIdle')
+      .map(([k, v]) => [k, (v / jobs) * 1000]),
+  );
+
+function steadyWindow(share: [number, number], marks: Mark[]): SteadyWindow | null {
+  if (marks.length < 2) return null;
+  const [a, b] = marks;
+  const jobs = b.settled - a.settled;
+  const elapsed = (b.at - a.at) / 1000;
+  return {
+    from: share[0],
+    to: share[1],
+    jobs,
+    seconds: elapsed,
+    jobsPerSecond: jobs / elapsed,
+    cpuPer1000Jobs: per1000(cpuDelta(a.cpu, b.cpu), jobs),
+  };
 }
 
 /**
@@ -88,10 +152,18 @@ export async function drainRun(ctx: BenchContext, o: DrainOptions): Promise<Drai
     const sampler = ctx.profile ? new ActivitySampler(ctx.databaseUrl) : null;
     await sampler?.start();
     const cpu0 = await pipeline.cpu(db);
+    const writes0 = await sampleTableWrites(db);
+    // The steady window's ends: CPU read at the first poll at or past each share settled.
+    const marks: Mark[] = [];
     await progress({
       label: 'settled',
       total: inserted,
-      done: async () => inserted - (await countUnsettled(db)),
+      done: async () => {
+        const settled = inserted - (await countUnsettled(db));
+        if (o.steady && marks.length < 2 && settled >= o.steady[marks.length] * inserted)
+          marks.push({ at: Date.now(), settled, cpu: await pipeline.cpu(db) });
+        return settled;
+      },
       timeoutMs: Math.max(180_000, inserted * 10),
     });
     const cpu = cpuDelta(cpu0, await pipeline.cpu(db));
@@ -106,6 +178,10 @@ export async function drainRun(ctx: BenchContext, o: DrainOptions): Promise<Drai
     // server-side count may miss up to a second of the drain: a cross-check of the client-side one.
     await sleep(1500);
     const xact = (await serverTransactions(db)) - xact0 - (benchQueries() - bench0);
+    const writes = await quietTableWrites(db, QUIET);
+    if (!writes.quiet)
+      say(`  tables still written ${QUIET.maxMs / 1000} s after the drain: row versions read then`);
+    const rowVersions = rowVersionsPerJob(writes0, writes.sample, inserted);
     if (o.afterDrain) await o.afterDrain(db, pipeline);
     const processes = await pipeline.stop();
     const profiles = ctx.profile ? pipeline.profiles().map((file) => summarizeProfile(file)) : null;
@@ -125,11 +201,9 @@ export async function drainRun(ctx: BenchContext, o: DrainOptions): Promise<Drai
       roundTripsByProcess: byProcess,
       transactionsPerJob: xact / inserted,
       processes,
-      cpuPer1000Jobs: Object.fromEntries(
-        Object.entries(cpu)
-          .filter(([k]) => k !== 'machineIdle')
-          .map(([k, v]) => [k, (v / inserted) * 1000]),
-      ),
+      cpuPer1000Jobs: per1000(cpu, inserted),
+      rowVersions,
+      steady: o.steady ? steadyWindow(o.steady, marks) : null,
       machineBusy: cpu.machine / (cpu.machine + cpu.machineIdle),
       dbActivity,
       profiles,
@@ -146,11 +220,14 @@ export async function drainRun(ctx: BenchContext, o: DrainOptions): Promise<Drai
         .map(([k, v]) => `${k} ${fmt(v * 1000, 1)}`)
         .join(' · ')}`,
     );
-    say(
-      `  CPU s per 1,000 jobs: ${Object.entries(run.cpuPer1000Jobs)
-        .map(([k, v]) => `${k} ${fmt(v, 3)}`)
-        .join(' · ')}`,
-    );
+    say(`  CPU s per 1,000 jobs: ${describeCpu(run.cpuPer1000Jobs)}`);
+    say(`  row versions written: ${describeRowVersions(rowVersions)}`);
+    if (run.steady)
+      say(
+        `  steady window (${fmt(run.steady.from * 100)}–${fmt(run.steady.to * 100)} % settled): ` +
+          `${fmt(run.steady.jobsPerSecond)} jobs/s over ${fmt(run.steady.seconds, 1)} s · ` +
+          `CPU s per 1,000 jobs: ${describeCpu(run.steady.cpuPer1000Jobs)}`,
+      );
     for (const p of profiles ?? [])
       say(
         `    ${basename(p.file)}: ${fmt(p.busyShare * 100)} % busy; ` +
@@ -169,6 +246,11 @@ export async function drainRun(ctx: BenchContext, o: DrainOptions): Promise<Drai
     await db.end();
   }
 }
+
+export const describeCpu = (cpu: CpuSample) =>
+  Object.entries(cpu)
+    .map(([k, v]) => `${k} ${fmt(v, 3)}`)
+    .join(' · ');
 
 /** When the last job settled: its last write (a settled job is not written again in a drain). */
 async function lastSettled(db: Client): Promise<string> {

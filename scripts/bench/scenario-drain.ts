@@ -15,6 +15,13 @@ export const DRAIN_DATASET: DatasetSpec = {
 };
 export const DRAIN_TARGET_JOBS_PER_S = 5000;
 
+/** The same book over ten days: room for the 200,000 jobs of the steady-state drain. */
+const STEADY_DATASET: DatasetSpec = { ...DRAIN_DATASET, days: 10 };
+/** Quick: 50,000 jobs, still some ten seconds between the window's ends on the dev machines. */
+const steadyJobs = (ctx: BenchContext) => (ctx.quick ? 50_000 : 200_000);
+/** The steady window: ramp-up (claims, partitions warming) before 10 % settled, the tail after 90 %. */
+const STEADY_WINDOW: [number, number] = [0.1, 0.9];
+
 /** A two-calculator drain and the SQL floor measured on its database right after it drained. */
 export interface FloorPair {
   run: DrainRun;
@@ -81,6 +88,15 @@ export async function drainScenario(ctx: BenchContext): Promise<DrainResult> {
     runs.push(two.run);
     if (two.floor) floors.push({ run: two.run, floor: two.floor });
   }
+  // One long drain, measured over its steady window too; not in the medians above (a different size).
+  const steady = await drainRun(ctx, {
+    name: 'drain-steady-2c',
+    jobs: steadyJobs(ctx),
+    calculators: 2,
+    dataset: STEADY_DATASET,
+    settings: ctx.settings,
+    steady: STEADY_WINDOW,
+  });
   const variants: DrainRun[] = [];
   if (!ctx.quick)
     for (const [name, settings] of VARIANTS)
@@ -88,6 +104,7 @@ export async function drainScenario(ctx: BenchContext): Promise<DrainResult> {
   const rate = (c: number) => median(runs.filter((r) => r.calculators === c).map((r) => r.jobsPerSecond));
   const p99 = (c: number) => median(runs.filter((r) => r.calculators === c).map((r) => r.latency.p99));
   const trips = (c: number) => median(runs.filter((r) => r.calculators === c).map((r) => r.roundTripsPerJob));
+  const of = (c: number) => runs.filter((r) => r.calculators === c);
   const line = (c: number) =>
     `${fmt(rate(c))} jobs/s, p99 ${fmt(p99(c), 1)} s, ${fmt(trips(c), 3)} round trips/job` +
     (repeats(ctx) > 1 ? ` (median of ${repeats(ctx)})` : '');
@@ -97,6 +114,8 @@ export async function drainScenario(ctx: BenchContext): Promise<DrainResult> {
     summary: [
       ['drain, 1 calculator', line(1)],
       ['drain, 2 calculators', line(2)],
+      ...[1, 2].map((c): [string, string] => [`drain, ${c}c: per job`, perJobLine(of(c))]),
+      ['drain-steady-2c', steadyLine(steady)],
       ...variants.map((v): [string, string] => [
         v.name,
         `${fmt(v.jobsPerSecond)} jobs/s, p99 ${fmt(v.latency.p99, 1)} s`,
@@ -109,11 +128,53 @@ export async function drainScenario(ctx: BenchContext): Promise<DrainResult> {
         met: rate(2) >= DRAIN_TARGET_JOBS_PER_S,
       },
     ],
-    data: { jobs, repeats: repeats(ctx), medianJobsPerSecond: { 1: rate(1), 2: rate(2) }, runs, variants },
+    data: {
+      jobs,
+      repeats: repeats(ctx),
+      medianJobsPerSecond: { 1: rate(1), 2: rate(2) },
+      runs,
+      steady,
+      variants,
+    },
     runs,
     floors,
-    markdown: drainMarkdown([...runs, ...variants]),
+    markdown: [drainMarkdown([...runs, steady, ...variants]), '', steadyMarkdown(steady)].join('\n'),
   };
+}
+
+function steadyLine(run: DrainRun): string {
+  const w = run.steady;
+  const whole = `whole drain ${fmt(run.jobsPerSecond)} jobs/s, CPU ${fmt(run.cpuPer1000Jobs.machine ?? 0, 3)} s`;
+  if (!w) return `${fmt(run.jobs)} jobs: no steady window (too short); ${whole}`;
+  return (
+    `${fmt(run.jobs)} jobs, ${fmt(w.from * 100)}–${fmt(w.to * 100)} % settled: ${fmt(w.jobsPerSecond)} jobs/s, ` +
+    `CPU ${fmt(w.cpuPer1000Jobs.machine ?? 0, 3)} s per 1,000 jobs (machine); ${whole}`
+  );
+}
+
+function steadyMarkdown(run: DrainRun): string {
+  const w = run.steady;
+  if (!w) return `${run.name}: the drain was too short for a steady window.`;
+  return [
+    `${run.name}, steady window (${fmt(w.from * 100)} % → ${fmt(w.to * 100)} % of ${fmt(run.jobs)} jobs settled, ` +
+      `${fmt(w.jobs)} jobs in ${fmt(w.seconds, 1)} s): ${fmt(w.jobsPerSecond)} jobs/s (whole drain ${fmt(run.jobsPerSecond)}); CPU seconds per 1,000 jobs:`,
+    '',
+    mdTable(Object.keys(w.cpuPer1000Jobs), [Object.values(w.cpuPer1000Jobs).map((v) => fmt(v, 3))]),
+  ].join('\n');
+}
+
+/**
+ * The two headline costs of a kind of drain, medians over its runs: the machine's CPU seconds per
+ * 1,000 jobs and the row versions written per job (by table in the docs and the JSON).
+ */
+export function perJobLine(runs: DrainRun[]): string {
+  const cpu = median(runs.map((r) => r.cpuPer1000Jobs.machine ?? 0));
+  const versions = median(runs.map((r) => r.rowVersions.perJob));
+  const hot = median(runs.map((r) => r.rowVersions.hotShare));
+  return (
+    `CPU ${fmt(cpu, 3)} s per 1,000 jobs (machine), ${fmt(versions, 2)} row versions/job (HOT ${fmt(hot * 100)} %)` +
+    (runs.length > 1 ? ` (medians of ${runs.length})` : '')
+  );
 }
 
 export function drainMarkdown(runs: DrainRun[]): string {
@@ -143,6 +204,10 @@ export function drainMarkdown(runs: DrainRun[]): string {
     '',
     cpuTable(runs),
     '',
+    'Row versions written per job (inserts + updates, HOT share in brackets), by table, from due until no table but the leader lease was written for 11 s:',
+    '',
+    rowVersionsTable(runs),
+    '',
     mdTable(
       ['run', 'process', 'round trips/job', 'peak RSS (MiB)'],
       runs.flatMap((r) =>
@@ -155,6 +220,22 @@ export function drainMarkdown(runs: DrainRun[]): string {
       ),
     ),
   ].join('\n');
+}
+
+export function rowVersionsTable(runs: DrainRun[]): string {
+  const tables = [...new Set(runs.flatMap((r) => Object.keys(r.rowVersions.byTable)))];
+  const cell = (perJob: number, hot: number) => `${fmt(perJob, 2)}${hot > 0 ? ` (${fmt(hot * 100)} %)` : ''}`;
+  return mdTable(
+    ['run', 'all tables', ...tables],
+    runs.map((r) => [
+      r.name,
+      cell(r.rowVersions.perJob, r.rowVersions.hotShare),
+      ...tables.map((t) => {
+        const v = r.rowVersions.byTable[t];
+        return v ? cell(v.perJob, v.hotShare) : '0';
+      }),
+    ]),
+  );
 }
 
 export function cpuTable(runs: DrainRun[]): string {
