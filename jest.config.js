@@ -30,7 +30,7 @@ const UNIT = [
   'apps/scheduler/src/operators/operator-token.store.spec.ts',
   'apps/scheduler/test/alert-rules.spec.ts',
   'test/{config-reference,dependency-rule,docker-compose}.spec.ts',
-  'scripts/bench/*.spec.ts',
+  'scripts/bench/{,peers/}*.spec.ts',
 ];
 
 const shared = {

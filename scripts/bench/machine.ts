@@ -17,7 +17,18 @@ export interface MachineInfo {
   packages: Record<string, string>;
 }
 
-const PACKAGES = ['@nestjs/core', 'typeorm', 'pg', 'kafkajs', 'decimal.js', 'zod', 'typescript'];
+// graphile-worker and pg-boss: the peer scenario's queues.
+const PACKAGES = [
+  '@nestjs/core',
+  'typeorm',
+  'pg',
+  'kafkajs',
+  'decimal.js',
+  'zod',
+  'typescript',
+  'graphile-worker',
+  'pg-boss',
+];
 const PG_SETTINGS = [
   'shared_buffers',
   'max_connections',

@@ -13,6 +13,7 @@ import { type DrainResult, drainScenario } from './scenario-drain';
 import { fanOutScenario } from './scenario-fan-out';
 import { floorScenario } from './scenario-floor';
 import { growthScenario } from './scenario-growth';
+import { peersScenario } from './scenario-peers';
 import { policiesScenario } from './scenario-policies';
 import { retentionScenario } from './scenario-retention';
 import { retryStormScenario } from './scenario-retry-storm';
@@ -23,6 +24,7 @@ type Scenario = (ctx: BenchContext, done: Map<ScenarioName, ScenarioResult>) => 
 const RUNNERS: Record<ScenarioName, Scenario> = {
   drain: (ctx) => drainScenario(ctx),
   floor: (ctx, done) => floorScenario(ctx, done.get('drain') as DrainResult | undefined),
+  peers: (ctx, done) => peersScenario(ctx, done.get('drain') as DrainResult | undefined),
   'fan-out': (ctx) => fanOutScenario(ctx),
   'retry-storm': (ctx) => retryStormScenario(ctx),
   growth: (ctx) => growthScenario(ctx),

@@ -8,6 +8,8 @@ export const SCENARIOS = [
   'growth',
   'policies',
   'retention',
+  // Last: its ratio needs the drain's result of the same run.
+  'peers',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -21,8 +23,9 @@ export interface BenchOptions {
 
 const USAGE = `npm run bench -- [--quick] [--scenario NAME[,NAME…]]… [--profile]
 
-  --quick       smaller sizes, the whole run under two minutes
-  --scenario    run only these (${SCENARIOS.join(', ')}); floor includes a drain to compare with
+  --quick       smaller sizes, the whole run in a few minutes
+  --scenario    run only these (${SCENARIOS.join(', ')}); floor includes a drain to compare with;
+                peers compares with the drain when it ran before, in the same invocation
   --profile     write CPU profiles of the app processes over each measured window to .run/prof
   --set N=V     override a pipeline setting (environment variable of the apps) for every scenario
 

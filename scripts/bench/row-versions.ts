@@ -14,7 +14,7 @@ export interface TableWrites {
   del: number;
 }
 
-/** Cumulative counters of every user table of the bench database, by table name. */
+/** Cumulative counters of every user table of the bench database, by name (schema-qualified outside public). */
 export type WriteSample = Record<string, TableWrites>;
 
 export interface TableRowVersions {
@@ -39,7 +39,8 @@ export interface RowVersions {
 export async function sampleTableWrites(db: Client): Promise<WriteSample> {
   await db.query('SELECT pg_stat_force_next_flush()');
   const { rows } = await db.query<{ t: string; ins: string; upd: string; hot: string; del: string }>(
-    `SELECT relname AS t, n_tup_ins::text AS ins, n_tup_upd::text AS upd,
+    `SELECT CASE WHEN schemaname = 'public' THEN relname ELSE schemaname || '.' || relname END AS t,
+            n_tup_ins::text AS ins, n_tup_upd::text AS upd,
             n_tup_hot_upd::text AS hot, n_tup_del::text AS del
        FROM pg_stat_user_tables`,
   );
