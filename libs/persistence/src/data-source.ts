@@ -8,6 +8,7 @@ import { RetentionIndexes1764600000000 } from './migrations/1764600000000-retent
 import { OperatorAudit1764800000000 } from './migrations/1764800000000-operator-audit';
 import { JobAttempts1764900000000 } from './migrations/1764900000000-job-attempts';
 import { Revaluations1765000000000 } from './migrations/1765000000000-revaluations';
+import { OutboxFillfactor1765100000000 } from './migrations/1765100000000-outbox-fillfactor';
 
 /** Migrations are listed explicitly (no globs) so the built and the test runs see the same set. */
 export const MIGRATIONS = [
@@ -18,6 +19,7 @@ export const MIGRATIONS = [
   OperatorAudit1764800000000,
   JobAttempts1764900000000,
   Revaluations1765000000000,
+  OutboxFillfactor1765100000000,
 ];
 
 /**

@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { IdempotentPublisher } from '@app/messaging';
+import { IdempotentPublisher, type OutgoingMessage } from '@app/messaging';
 import { OutboxEvent, OutboxRepository, SentButNotMarkedError, type SentEvents } from '@app/persistence';
 
 const RELAY_BATCH = 1000;
@@ -97,14 +97,13 @@ export class OutboxRelay implements OnApplicationBootstrap {
   }
 
   private async publish(events: OutboxEvent[]): Promise<void> {
-    const byTopic = new Map<string, OutboxEvent[]>();
-    for (const e of events) byTopic.set(e.topic, [...(byTopic.get(e.topic) ?? []), e]);
-    for (const [topic, list] of byTopic) {
-      await this.publisher.publish(
-        topic,
-        list.map((e) => ({ key: e.key, value: JSON.stringify(e.payload) })),
-      );
+    const byTopic = new Map<string, OutgoingMessage[]>();
+    for (const { topic, key, value } of events) {
+      const list = byTopic.get(topic);
+      if (list) list.push({ key, value });
+      else byTopic.set(topic, [{ key, value }]);
     }
+    for (const [topic, messages] of byTopic) await this.publisher.publish(topic, messages);
   }
 
   private idle(): Promise<void> {

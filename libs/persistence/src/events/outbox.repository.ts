@@ -6,7 +6,8 @@ export interface OutboxEvent {
   id: string;
   topic: string;
   key: string;
-  payload: Record<string, unknown>;
+  /** The payload as the database prints the stored jsonb: the message value, sent as it is. */
+  value: string;
 }
 
 /** Events the broker acknowledged, under the lease they were sent with. */
@@ -69,18 +70,14 @@ export class OutboxRepository {
     let sent: string[] | null = null;
     try {
       return await this.ds.transaction(async (manager) => {
-        const rows = await manager.query<
-          { id: string; topic: string; message_key: string; payload: Record<string, unknown> }[]
-        >(
-          `SELECT id::text, topic, message_key, payload FROM valuation_outbox
+        const rows = await manager.query<{ id: string; topic: string; message_key: string; value: string }[]>(
+          `SELECT id::text, topic, message_key, payload::text AS value FROM valuation_outbox
             WHERE relay_token = $1 AND published_at IS NULL AND relay_lease_until > now()
             ORDER BY id FOR UPDATE`,
           [token],
         );
         if (rows.length === 0) return 0;
-        await publish(
-          rows.map((r) => ({ id: r.id, topic: r.topic, key: r.message_key, payload: r.payload })),
-        );
+        await publish(rows.map((r) => ({ id: r.id, topic: r.topic, key: r.message_key, value: r.value })));
         sent = rows.map((r) => r.id);
         await manager.query(
           `UPDATE valuation_outbox SET published_at = now(), relay_lease_until = NULL WHERE id = ANY($1::bigint[])`,
