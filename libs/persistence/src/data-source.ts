@@ -9,6 +9,7 @@ import { OperatorAudit1764800000000 } from './migrations/1764800000000-operator-
 import { JobAttempts1764900000000 } from './migrations/1764900000000-job-attempts';
 import { Revaluations1765000000000 } from './migrations/1765000000000-revaluations';
 import { OutboxFillfactor1765100000000 } from './migrations/1765100000000-outbox-fillfactor';
+import { OutboxPayloadJson1765200000000 } from './migrations/1765200000000-outbox-payload-json';
 
 /** Migrations are listed explicitly (no globs) so the built and the test runs see the same set. */
 export const MIGRATIONS = [
@@ -20,6 +21,7 @@ export const MIGRATIONS = [
   JobAttempts1764900000000,
   Revaluations1765000000000,
   OutboxFillfactor1765100000000,
+  OutboxPayloadJson1765200000000,
 ];
 
 /**

@@ -77,7 +77,7 @@ describe('OutboxRelay (real database)', () => {
   const addEvents = (n: number, from = 1) =>
     db.query(
       `INSERT INTO valuation_outbox (topic, message_key, payload)
-       SELECT 'snapshots', 'P1', jsonb_build_object('id', i) FROM generate_series($2::int, $2::int + $1 - 1) i`,
+       SELECT 'snapshots', 'P1', format('{"id":%s}', i)::json FROM generate_series($2::int, $2::int + $1 - 1) i`,
       [n, from],
     );
 

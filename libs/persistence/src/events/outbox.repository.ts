@@ -6,7 +6,7 @@ export interface OutboxEvent {
   id: string;
   topic: string;
   key: string;
-  /** The payload as the database prints the stored jsonb: the message value, sent as it is. */
+  /** The payload's text as the builder made it (a `json` column): the message value, sent as it is. */
   value: string;
 }
 

@@ -16,13 +16,13 @@ export interface WrittenSnapshot {
 
 const INSERT_EVENTS = `
   INSERT INTO valuation_outbox (topic, message_key, payload)
-  SELECT $1, e.message_key, e.payload FROM unnest($2::text[], $3::jsonb[]) AS e(message_key, payload)`;
+  SELECT $1, e.message_key, e.payload FROM unnest($2::text[], $3::json[]) AS e(message_key, payload)`;
 
 /**
  * Writes one `daily_position_snapshot_persisted` event per snapshot to the outbox, in the caller's
  * transaction, so a snapshot and its event commit together (contract §6). The payload is the messaging
  * contract's builder's, the one definition of the event; the id is known only after the upsert, hence
- * a second statement. The relay publishes the jsonb as stored.
+ * a second statement. The relay publishes the payload's text as stored (a `json` column).
  */
 export async function writeSnapshotEvents(
   manager: EntityManager,
