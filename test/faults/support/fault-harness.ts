@@ -88,7 +88,9 @@ export class FaultScenario {
       ...env,
     };
     this.kafka = new FaultKafka(this.env.KAFKA_BROKERS.split(','));
-    this.db = new Pool({ connectionString: FAULTS_DATABASE_URL, max: 3 });
+    // A runaway query of the harness fails naming itself, instead of the scenario running into jest's
+    // timeout with no clue (the invariants' quadratic outbox probe once did, under load in CI).
+    this.db = new Pool({ connectionString: FAULTS_DATABASE_URL, max: 3, statement_timeout: 60000 });
     // A PostgreSQL restart drops the pool's idle connections; the pool replaces them on the next query.
     this.db.on('error', () => undefined);
     mkdirSync(this.logDir, { recursive: true });
