@@ -49,6 +49,8 @@ module.exports = {
   // Options of the whole run (jest ignores them inside a project).
   maxWorkers: 2,
   testTimeout: 60000,
+  // Jest lists the failing tests at the end only past 20 suites; CI shows the tail of the output.
+  reporters: [['default', { summaryThreshold: 0 }]],
   projects: [
     {
       ...shared,

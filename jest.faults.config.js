@@ -18,4 +18,6 @@ module.exports = {
   setupFiles: ['<rootDir>/test/faults/setup-env.ts'],
   testTimeout: 180000,
   maxWorkers: 1,
+  // Jest lists the failing tests at the end only past 20 suites; CI shows the tail of the output.
+  reporters: [['default', { summaryThreshold: 0 }]],
 };
