@@ -25,13 +25,18 @@ describe('fault 5: duplicate delivery and a rewound consumer group', () => {
   it('applies each job once, however often it is delivered', async () => {
     const scheduler = await s.start('scheduler', 'scheduler');
     const { jobs: total } = await s.seed({ portfolios: 100, holdings: 15, securities: 40, days: 2 });
-    // No calculator yet: everything the scheduler dispatches waits on the topic.
+    // No calculator yet: everything the scheduler dispatches waits on the topic. A job is PROCESSING
+    // from its claim, before its message is acknowledged, so wait for the messages themselves.
     await s.waitFor(
-      async () => ((await s.jobCounts()).PROCESSING === total ? true : undefined),
+      async () => {
+        const ends = await s.kafka.endOffsets(s.topics.valuationRequired);
+        return [...ends.values()].reduce((a, b) => a + b, 0n) >= BigInt(total) ? true : undefined;
+      },
       30000,
       'every job to be dispatched',
     );
     const dispatched = await s.kafka.readTopic(s.topics.valuationRequired);
+    expect(dispatched).toHaveLength(total);
     await s.kafka.send(s.topics.valuationRequired, copies(dispatched));
     await s.kafka.send(s.topics.valuationRequired, copies(dispatched));
     await s.kafka.send(s.topics.valuationRequired, copies(dispatched, true));
