@@ -1,6 +1,6 @@
 import { metricValue, type ManagedProcess } from '../../scripts/lib/managed-process';
 import { FaultScenario } from './support/fault-harness';
-import type { TopicMessage } from './support/kafka-tools';
+import { dispatchedMessage, type TopicMessage } from './support/kafka-tools';
 
 const LEASE_SECONDS = 15;
 
@@ -18,7 +18,7 @@ function dispatchesByJob(messages: TopicMessage[]): {
 } {
   const byJob = new Map<string, Dispatch[]>();
   for (const m of messages) {
-    const v = JSON.parse(String(m.value)) as { job_id: string; claim_token: string };
+    const v = dispatchedMessage(m.value);
     const list = byJob.get(v.job_id) ?? [];
     if (!list.some((d) => d.token === v.claim_token))
       list.push({ jobId: v.job_id, token: v.claim_token, at: Number(m.timestamp) });

@@ -1,5 +1,6 @@
 import { metricValue, type ManagedProcess } from '../../scripts/lib/managed-process';
 import { FaultScenario } from './support/fault-harness';
+import { dispatchedMessage } from './support/kafka-tools';
 
 const LEADER_LEASE_SECONDS = 4;
 
@@ -69,7 +70,7 @@ describe('fault 13: a frozen leader', () => {
 
     const claimsPerJob = new Map<string, Set<string>>();
     for (const m of await s.kafka.readTopic(s.topics.valuationRequired)) {
-      const v = JSON.parse(String(m.value)) as { job_id: string; claim_token: string };
+      const v = dispatchedMessage(m.value);
       claimsPerJob.set(v.job_id, (claimsPerJob.get(v.job_id) ?? new Set()).add(v.claim_token));
     }
     const underTwoClaims = [...claimsPerJob.values()].filter((c) => c.size > 1).length;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AssignerProtocol, Kafka, logLevel, type Admin, type KafkaMessage, type Producer } from 'kafkajs';
+import { parseValuationRequired } from '@app/messaging';
 
 /** Test input: a partition may be given explicitly (to know where each message lands). */
 export interface OutgoingTestMessage {
@@ -10,6 +11,14 @@ export interface OutgoingTestMessage {
 
 /** A message read back, with the partition it was read from. */
 export type TopicMessage = KafkaMessage & { partition: number };
+
+/** A `valuation_required` the scheduler sent, parsed by its contract: it always names its job and claim. */
+export function dispatchedMessage(value: Buffer | null): { job_id: string; claim_token: string } {
+  const { job_id, claim_token } = parseValuationRequired(value);
+  if (job_id === undefined || claim_token === undefined)
+    throw new Error(`a dispatched valuation_required without its job or claim: ${String(value)}`);
+  return { job_id, claim_token };
+}
 
 /**
  * The suite's own Kafka client: it reads what the processes published and produces test input. It
