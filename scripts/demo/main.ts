@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
-import { ManagedProcess } from '../lib/managed-process';
+import { ManagedProcess, REPO_ROOT } from '../lib/managed-process';
 import { bold, dim, heading, red, say, yellow } from '../lib/terminal';
 import { ensureBroker, freshDatabase, stopBroker } from '../lib/infra';
 import { HORIZON, loadDataset } from './demo-dataset';
@@ -68,8 +70,12 @@ async function main(): Promise<void> {
   );
   say(`  held back: every CHF rate, every ASML price, and the SPY price of 2024-03-08`);
 
-  // The operators' API needs a bearer token (contract §9): one for this run, given to the scheduler only.
+  // The operators' API needs a bearer token (contract §9): one for this run, given to the scheduler. It
+  // stays out of the output: the curl line reads it from a file only this user may read.
   const operatorToken = randomBytes(32).toString('hex');
+  const tokenFile = join(REPO_ROOT, '.run', `${run}-operator.token`);
+  mkdirSync(join(REPO_ROOT, '.run'), { recursive: true });
+  writeFileSync(tokenFile, `${operatorToken}\n`, { mode: 0o600 });
   const schedulerEnv = { ...env, OPERATOR_TOKENS: `demo:operator:${operatorToken}` };
   const processes = [
     new ManagedProcess(`${run}-scheduler`, 'scheduler', 8087, schedulerEnv),
@@ -102,6 +108,7 @@ async function main(): Promise<void> {
         .catch(() => undefined);
       await admin.disconnect().catch(() => undefined);
       await db.end().catch(() => undefined);
+      rmSync(tokenFile, { force: true });
       if (startedBroker) stopBroker();
     })());
   const interrupted = new Promise<never>((_, reject) => {
@@ -115,8 +122,8 @@ async function main(): Promise<void> {
     await Promise.race([Promise.all(processes.map((p) => p.waitReady())), interrupted]);
     for (const p of processes)
       say(`  ${p.name.replace(`${run}-`, '')} pid ${p.pid} ready at ${p.url}  ${dim(`log ${p.logFile}`)}`);
-    const jobsCurl = `curl -H "Authorization: Bearer ${operatorToken}" '${processes[0].url}/jobs?status=PENDING&limit=5'`;
-    say(`  jobs API (this run's operator token): ${jobsCurl}`);
+    const jobsCurl = `curl -H "Authorization: Bearer $(cat ${relative(process.cwd(), tokenFile)})" '${processes[0].url}/jobs?status=PENDING&limit=5'`;
+    say(`  jobs API (this run's operator token, removed when the demo stops): ${jobsCurl}`);
     await producer.connect();
 
     const story = new DemoStory(db, producer, env, processes[0], options.policy, operatorToken);
