@@ -73,8 +73,9 @@ async function main(): Promise<void> {
   // The operators' API needs a bearer token (contract §9): one for this run, given to the scheduler. It
   // stays out of the output: the curl line reads it from a file only this user may read.
   const operatorToken = randomBytes(32).toString('hex');
-  const tokenFile = join(REPO_ROOT, '.run', `${run}-operator.token`);
-  mkdirSync(join(REPO_ROOT, '.run'), { recursive: true });
+  const runDir = join(REPO_ROOT, '.run');
+  mkdirSync(runDir, { recursive: true });
+  const tokenFile = join(runDir, `${run}-operator.token`);
   writeFileSync(tokenFile, `${operatorToken}\n`, { mode: 0o600 });
   const schedulerEnv = { ...env, OPERATOR_TOKENS: `demo:operator:${operatorToken}` };
   const processes = [
